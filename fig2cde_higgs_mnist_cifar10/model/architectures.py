@@ -1,0 +1,95 @@
+"""The three architectures of spec §2.1 as LE stage lists, BP modules and equivalent ANNs."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from fig2cde_higgs_mnist_cifar10.model.le_layers import Conv2d, Linear, MaxPool2d, Projection
+from fig2cde_higgs_mnist_cifar10.model.le_sequential import LESequential
+
+TASKS = ("higgs", "mnist", "cifar10")
+INPUT_SHAPES = {"higgs": (28,), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+N_OUT = {"higgs": 1, "mnist": 10, "cifar10": 10}
+
+
+def le_stages(task: str, init_std: float = 0.05, conv_bias_lr: str = "mean", device="cpu",
+              dtype=torch.float32) -> list:
+    """LE stages, constructed (and therefore drawn, weights then biases) bottom-up (spec §1.1)."""
+    kw = dict(init_std=init_std, device=device, dtype=dtype)
+    if task == "higgs":  # 28-300-300-300-1
+        return [Linear(28, 300, **kw), Linear(300, 300, **kw), Linear(300, 300, **kw),
+                Linear(300, 1, phi="linear", **kw)]
+    if task not in ("mnist", "cifar10"):
+        raise ValueError(f"unknown task {task!r}")
+    c, h, _ = INPUT_SHAPES[task]
+    t1 = h - 4  # conv5 output side: 24 (MNIST) / 28 (CIFAR)
+    t2 = t1 // 2 - 4  # 8 / 10
+    return [Conv2d((c, h, h), 20, 5, bias_lr=conv_bias_lr, **kw),
+            MaxPool2d((20, t1, t1), 2, device=device, dtype=dtype),
+            Conv2d((20, t1 // 2, t1 // 2), 50, 5, bias_lr=conv_bias_lr, **kw),
+            MaxPool2d((50, t2, t2), 2, device=device, dtype=dtype),
+            Projection((50, t2 // 2, t2 // 2), 500, **kw),
+            Linear(500, 10, phi="linear", **kw)]
+
+
+def build_le(task: str, *, beta: float, tau: float, dt: float, eta: float,
+             lr_factors: Sequence[float], variant: str = "vanilla", init_std: float = 0.05,
+             conv_bias_lr: str = "mean", device="cpu", dtype=torch.float32) -> LESequential:
+    stages = le_stages(task, init_std, conv_bias_lr, device, dtype)
+    return LESequential(stages, beta=beta, tau=tau, dt=dt, eta=eta, lr_factors=lr_factors,
+                        variant=variant)
+
+
+class _LeNet(nn.Module):
+    def __init__(self, in_channels: int, side: int, act: type[nn.Module], pool: bool = True):
+        super().__init__()
+        t2 = (side - 4) // 2 - 4
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, 20, 5), act(), nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5), act(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(50 * (t2 // 2) ** 2, 500), act(), nn.Linear(500, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def build_bp(task: str) -> nn.Module:
+    """BP baselines of spec §2.1 (torch default init): HIGGS tanh MLP with a logit output (sigmoid
+    lives in the BCE-with-logits loss), LeNet-5 with ReLU and logits for MNIST / CIFAR-10."""
+    if task == "higgs":
+        return nn.Sequential(nn.Linear(28, 300), nn.Tanh(), nn.Linear(300, 300), nn.Tanh(),
+                             nn.Linear(300, 300), nn.Tanh(), nn.Linear(300, 1))
+    if task not in ("mnist", "cifar10"):
+        raise ValueError(f"unknown task {task!r}")
+    c, side, _ = INPUT_SHAPES[task]
+    return _LeNet(c, side, nn.ReLU)
+
+
+class Clip01(nn.Module):
+    def forward(self, x):
+        return x.clamp(0.0, 1.0)
+
+
+def equivalent_ann(net: LESequential) -> nn.Module:
+    """Plain torch network with the LE weights: clip(0,1) hidden, identity output (spec §1.6).
+    Its loss for the gradient comparison is 1/2 sum_k (y_k - a_k)^2, averaged over the batch."""
+    modules: list[nn.Module] = []
+    for stage in net.stages:
+        if isinstance(stage, MaxPool2d):
+            modules.append(nn.MaxPool2d(stage.k))
+            continue
+        if isinstance(stage, Conv2d):
+            m = nn.Conv2d(stage.W.shape[1], stage.W.shape[0], stage.W.shape[2])
+            m.weight.data.copy_(stage.W)
+        else:
+            if isinstance(stage, Projection):
+                modules.append(nn.Flatten())
+            m = nn.Linear(*stage.W.shape)
+            m.weight.data.copy_(stage.W.t())  # LE stores [in, out]
+        m.bias.data.copy_(stage.b)
+        modules.append(m.to(device=stage.W.device, dtype=stage.W.dtype))
+        if stage.phi_name == "hard_sigmoid":
+            modules.append(Clip01())
+    return nn.Sequential(*modules)

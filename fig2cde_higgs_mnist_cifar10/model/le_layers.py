@@ -1,0 +1,255 @@
+"""Discrete-time Latent Equilibrium stages (spec §1.1-1.4): Linear, Projection, Conv2d, MaxPool2d.
+
+Each stage holds its own state (u, u_hat, eps, r, r') and is driven by `LESequential`:
+`forward(r_in, rp_in)` computes this step's rates from the input it reads and, from the OLD error eps,
+the error `delta` for the stage below; `backward(g, r_in, lr, train)` stores g as the new eps, applies the
+weight update and returns the error for the stage below. All tensors are batch-first.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+_conv_backward = torch.ops.aten.convolution_backward.default
+
+
+def hard_sigmoid(u_hat: torch.Tensor, r: torch.Tensor, rp: torch.Tensor) -> None:
+    """r = clip(u_hat, 0, 1), r' = 1[0 <= u_hat <= 1] (both ends inclusive), written in place."""
+    torch.clamp(u_hat, 0.0, 1.0, out=r)
+    torch.eq(u_hat, r, out=rp)  # equal exactly where the clip is inactive
+
+
+def identity(u_hat: torch.Tensor, r: torch.Tensor, rp: torch.Tensor) -> None:
+    r.copy_(u_hat)
+    rp.fill_(1.0)
+
+
+ACTIVATIONS = {"hard_sigmoid": hard_sigmoid, "linear": identity}
+
+
+def _resize_rows(t: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """State carried to a batch of another size: keep the first rows, new rows start at zero."""
+    if t.shape[0] >= batch_size:
+        return t[:batch_size].clone()
+    pad = t.new_zeros((batch_size - t.shape[0],) + tuple(t.shape[1:]))
+    return torch.cat([t, pad])
+
+
+class _Stage:
+    """Common bookkeeping: per-stage state tensors that start at zero and carry over (spec Q9)."""
+
+    state_names: tuple[str, ...] = ()
+    has_weights = False
+
+    def __init__(self, out_shape: tuple[int, ...], device, dtype):
+        self.out_shape = tuple(out_shape)  # per-sample output shape
+        self.device, self.dtype = torch.device(device), dtype
+        self.batch_size = 0
+
+    def ensure_batch(self, batch_size: int) -> None:
+        if batch_size == self.batch_size:
+            return
+        for name in self.state_names:
+            old = getattr(self, name, None)
+            if old is None or self.batch_size == 0:
+                new = torch.zeros((batch_size,) + self.out_shape, device=self.device, dtype=self.dtype)
+            else:
+                new = _resize_rows(old, batch_size)
+            setattr(self, name, new)
+        self.batch_size = batch_size
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {n: getattr(self, n) for n in self.state_names if self.batch_size}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for n in self.state_names:
+            if n in state:
+                setattr(self, n, state[n].to(self.device, self.dtype).clone())
+                self.batch_size = state[n].shape[0]
+
+
+class _WeightStage(_Stage):
+    """A stage with weights W, bias b and LE neurons (spec §1.2-1.3)."""
+
+    state_names = ("u", "u_hat", "eps", "r", "rp")
+    has_weights = True
+
+    def __init__(self, out_shape, phi: str, device, dtype):
+        super().__init__(out_shape, device, dtype)
+        if phi not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {phi!r}")
+        self.phi_name = phi
+        self.phi = ACTIVATIONS[phi]
+        self.tau = 10.0
+        self.dt = 0.1
+        self.lr = 0.0  # eta_k * dt, set by the container
+        self.delta: torch.Tensor | None = None
+        self.frozen = False  # True: compute and keep (dW, db) but do not apply them
+        self.dW: torch.Tensor | None = None
+        self.db: torch.Tensor | None = None
+
+    def _neurons(self, a: torch.Tensor) -> None:
+        """Membrane update and prospective voltage from the basal input a (spec §1.2 step 2-3)."""
+        du = a.sub_(self.u).add_(self.eps).div_(self.tau)  # du/dt = (a - u + eps) / tau, in a's memory
+        torch.add(self.u, du, alpha=self.tau, out=self.u_hat)  # u_hat = u + tau du/dt (= a + eps, Q2)
+        self.u.add_(du, alpha=self.dt)  # Euler step; u never feeds back into r (spec Q2)
+        self.phi(self.u_hat, self.r, self.rp)
+
+    def backward(self, g: torch.Tensor | None, r_in: torch.Tensor, train: bool) -> torch.Tensor | None:
+        """Store g as this layer's error (None = zero error), learn, return the error for below."""
+        if g is None:
+            self.eps.zero_()
+        else:
+            self.eps.copy_(g)
+        if train and g is not None:
+            if self.frozen:
+                self.dW, self.db = self.update_direction(g, r_in)
+            else:
+                self.apply_update(g, r_in)
+        return self.delta
+
+    # subclasses: forward(r_in, rp_in), update_direction(g, r_in), apply_update(g, r_in),
+    #             ann(x) (plain forward pass of the equivalent ANN layer), parameters()
+
+    def parameters(self) -> dict[str, torch.Tensor]:
+        return {"W": self.W, "b": self.b}
+
+
+def _normal(shape, std: float, device, dtype) -> torch.Tensor:
+    """N(0, std^2), drawn on CPU from the global torch generator (spec §1.1), then moved."""
+    return (torch.randn(shape) * std).to(device=device, dtype=dtype)
+
+
+class Linear(_WeightStage):
+    """Dense layer, a = r_in W + b with W of shape [n_in, n_out] (spec §1.1)."""
+
+    def __init__(self, n_in: int, n_out: int, phi: str = "hard_sigmoid", init_std: float = 0.05,
+                 device="cpu", dtype=torch.float32):
+        super().__init__((n_out,), phi, device, dtype)
+        self.in_shape = (n_in,)
+        self.W = _normal((n_in, n_out), init_std, device, dtype)  # [n_in, n_out]
+        self.b = _normal((n_out,), init_std, device, dtype)  # [n_out]
+
+    def _flat(self, r_in: torch.Tensor) -> torch.Tensor:
+        return r_in
+
+    def forward(self, r_in: torch.Tensor, rp_in: torch.Tensor | None) -> None:
+        x = self._flat(r_in)  # [B, n_in]
+        self._neurons(torch.addmm(self.b, x, self.W))  # a: [B, n_out]
+        if rp_in is None:  # network input: r'_in = 0, so delta = 0; skipped
+            self.delta = None
+        else:
+            self.delta = torch.mm(self.eps, self.W.t()).view_as(rp_in).mul_(rp_in)  # [B, *in_shape]
+
+    def update_direction(self, g, r_in):
+        x = self._flat(r_in)  # [B, n_in]
+        return x.t().mm(g).div_(x.shape[0]), g.mean(0)  # (1/B) sum_b r_in,b (x) g_b ; mean_b g_b
+
+    def apply_update(self, g, r_in):
+        x = self._flat(r_in)  # [B, n_in]
+        scale = self.lr / x.shape[0]
+        self.W.addmm_(x.t(), g, alpha=scale)  # one matmul, no per-sample outer products
+        self.b.add_(g.sum(0), alpha=scale)
+
+    def ann(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.b, self._flat(x), self.W)
+
+
+class Projection(Linear):
+    """Flatten C x H x W, then dense (spec §1.1); the error is reshaped back to (B, C, H, W)."""
+
+    def __init__(self, in_shape: tuple[int, int, int], n_out: int, phi: str = "hard_sigmoid",
+                 init_std: float = 0.05, device="cpu", dtype=torch.float32):
+        super().__init__(math.prod(in_shape), n_out, phi, init_std, device, dtype)
+        self.in_shape = tuple(in_shape)
+
+    def _flat(self, r_in: torch.Tensor) -> torch.Tensor:
+        return r_in.reshape(r_in.shape[0], -1)  # [B, C*H*W]
+
+
+class Conv2d(_WeightStage):
+    """Valid cross-correlation with stride 1; kernel [F, C, k, k] (spec §1.1-1.3).
+
+    bias_lr: "mean" divides the bias update by the T^2 output positions like the authors (spec Q1),
+    "sum" uses the BP-consistent sum over positions.
+    """
+
+    def __init__(self, in_shape: tuple[int, int, int], n_filters: int, kernel_size: int,
+                 phi: str = "hard_sigmoid", init_std: float = 0.05, bias_lr: str = "mean",
+                 device="cpu", dtype=torch.float32):
+        c, h, w = in_shape
+        super().__init__((n_filters, h - kernel_size + 1, w - kernel_size + 1), phi, device, dtype)
+        if bias_lr not in ("mean", "sum"):
+            raise ValueError(f"bias_lr must be 'mean' or 'sum', got {bias_lr!r}")
+        self.in_shape = tuple(in_shape)
+        self.W = _normal((n_filters, c, kernel_size, kernel_size), init_std, device, dtype)  # [F, C, k, k]
+        self.b = _normal((n_filters,), init_std, device, dtype)  # [F]
+        self.bias_lr = bias_lr
+        n_pos = self.out_shape[1] * self.out_shape[2]  # T^2
+        self.bias_scale = 1.0 / n_pos if bias_lr == "mean" else 1.0  # spec Q1
+
+    def forward(self, r_in: torch.Tensor, rp_in: torch.Tensor | None) -> None:
+        self._neurons(F.conv2d(r_in, self.W, self.b))  # a: [B, F, T, T]
+        if rp_in is None:  # network input: r'_in = 0, so delta = 0; skipped
+            self.delta = None
+        else:  # transposed convolution = autograd's input gradient of conv2d
+            self.delta = F.conv_transpose2d(self.eps, self.W).mul_(rp_in)  # [B, C, H, W]
+
+    def _sums(self, g, r_in):
+        """sum_b sum_positions g * unfold(r_in) and sum_b sum_positions g, as one batched contraction."""
+        _, dW, db = _conv_backward(g, r_in, self.W, [self.W.shape[0]], [1, 1], [0, 0], [1, 1],
+                                   False, [0, 0], 1, [False, True, True])
+        return dW, db  # [F, C, k, k], [F]
+
+    def update_direction(self, g, r_in):
+        dW, db = self._sums(g, r_in)
+        B = r_in.shape[0]
+        return dW.div_(B), db.mul_(self.bias_scale / B)
+
+    def apply_update(self, g, r_in):
+        dW, db = self._sums(g, r_in)
+        scale = self.lr / r_in.shape[0]
+        self.W.add_(dW, alpha=scale)
+        self.b.add_(db, alpha=scale * self.bias_scale)
+
+    def ann(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.W, self.b)
+
+
+class MaxPool2d(_Stage):
+    """Non-overlapping max pooling (stride = k). r' is gathered at the argmax of r_in; the error is
+    routed to the argmax positions in the same step (spec §1.4)."""
+
+    state_names = ("r", "rp")
+
+    def __init__(self, in_shape: tuple[int, int, int], kernel_size: int = 2, device="cpu",
+                 dtype=torch.float32):
+        c, h, w = in_shape
+        super().__init__((c, h // kernel_size, w // kernel_size), device, dtype)
+        self.in_shape = tuple(in_shape)
+        self.k = kernel_size
+        self.idx: torch.Tensor | None = None
+        self.lr = 0.0
+
+    def forward(self, r_in: torch.Tensor, rp_in: torch.Tensor | None) -> None:
+        r, idx = F.max_pool2d(r_in, self.k, return_indices=True)  # [B, C, H/k, W/k]; first max wins ties
+        B, C = r.shape[:2]
+        self.r = r
+        self.idx = idx.view(B, C, -1)  # flat index into H*W of each channel
+        if rp_in is None:
+            self.rp = torch.zeros_like(r)
+        else:
+            self.rp = torch.gather(rp_in.reshape(B, C, -1), 2, self.idx).view_as(r)
+
+    def backward(self, g: torch.Tensor | None, r_in: torch.Tensor, train: bool) -> torch.Tensor | None:
+        if g is None:
+            return None
+        B, C = g.shape[:2]
+        out = g.new_zeros((B, C, self.in_shape[1] * self.in_shape[2]))  # [B, C, H*W]
+        out.scatter_(2, self.idx, g.reshape(B, C, -1))  # max-unpool: zeros except at the argmax
+        return out.view((B,) + self.in_shape)
+
+    def ann(self, x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(x, self.k)
