@@ -1,0 +1,102 @@
+"""Backprop MLP equivalent to an LE config: same architecture, init, batches; SGD on 1/2 ||y - r||^2.
+
+Per-batch learning rate of layer l: learning_rate * lr_multiplier * f_l * beta (= 16 f_l beta), the
+total update LE applies over one presentation when e_L -> beta (y - r) (spec §1.6, T3).
+
+python fig2b_fig4ac_mnist/src/bp_baseline.py CONFIG.yaml [key=value ...] [--out DIR] [--restart]
+"""
+import sys
+
+import torch
+
+from common.cli import entry_point, parse_entry_args
+from common.divergence import check_finite
+from common.runfolder import RunFolder, default_run_dir
+from fig2b_fig4ac_mnist.src.config import Config
+from fig2b_fig4ac_mnist.src.data import batch_order, load_splits
+from fig2b_fig4ac_mnist.src.network import LENetwork
+from fig2b_fig4ac_mnist.src.paths import FOLDER
+from fig2b_fig4ac_mnist.src.train import DTYPES, resolve_device
+
+
+class MLP:
+    """Hard-sigmoid hidden layers, linear output; W_l is n_{l-1} x n_l as in the LE network."""
+
+    def __init__(self, W, b, lr):
+        self.W, self.b, self.lr = [w.clone() for w in W], [v.clone() for v in b], lr
+
+    def forward(self, x):
+        """Activations h_0 = x, ..., h_L and pre-activations a_1 .. a_L."""
+        h, a = [x], []
+        for l, (W, b) in enumerate(zip(self.W, self.b)):
+            a.append(torch.addmm(b, h[-1], W))  # B x n_l
+            h.append(a[-1] if l == len(self.W) - 1 else a[-1].clamp(0.0, 1.0))
+        return h, a
+
+    def sgd_step(self, x, y):
+        h, a = self.forward(x)
+        delta = y - h[-1]  # B x n_L, minus dLoss/dr
+        for l in range(len(self.W) - 1, -1, -1):
+            below = None
+            if l > 0:
+                phi = ((a[l - 1] >= 0) & (a[l - 1] <= 1)).to(x.dtype)  # B x n_{l-1}
+                below = (delta @ self.W[l].t()) * phi
+            c = self.lr[l] / x.shape[0]
+            self.W[l].addmm_(h[l].t(), delta, alpha=c)
+            self.b[l].add_(delta.sum(0), alpha=c)
+            delta = below
+
+
+def evaluate(mlp, split, batch_size):
+    sq, correct, n = 0.0, 0, 0
+    for idx in batch_order(len(split.x), batch_size, False, None):
+        out, y = mlp.forward(split.x[idx])[0][-1], split.y[idx]
+        sq += float(((out - y) ** 2).sum())
+        correct += int((out.argmax(1) == y.argmax(1)).sum())
+        n += len(idx)
+    return sq / n, 100.0 - 100.0 * correct / n
+
+
+@entry_point
+def main(argv=None):
+    cfg, args = parse_entry_args(Config, argv, description=__doc__)
+    out = args.out or default_run_dir(FOLDER, "bp_" + args.config.name, cfg.seed)
+    device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
+    with RunFolder(out, cfg, restart=args.restart) as run:
+        if run.already_completed:
+            return 0
+        train, val, test = load_splits(cfg, device, dtype)
+        net = LENetwork(cfg, device=device, dtype=dtype)  # the same initial W, b as the LE run
+        lam_m = cfg.learning_rate * cfg.lr_multiplier
+        mlp = MLP(net.W, net.b, [lam_m * f * cfg.beta for f in cfg.lr_factors])
+        order_gen = torch.Generator()
+        order_gen.manual_seed(cfg.seed if cfg.reseed_after_init is None else cfg.reseed_after_init)
+        start = 0
+        if run.resumed_state is not None:
+            s = run.resumed_state
+            mlp.W, mlp.b, start = s["W"], s["b"], s["epoch"] + 1
+            order_gen.set_state(s["order_gen"])
+        for epoch in range(start, cfg.epoch_qty):
+            if epoch > 0:
+                for idx in batch_order(len(train.x), cfg.batch_size, cfg.shuffle, order_gen):
+                    mlp.sgd_step(train.x[idx], train.y[idx])
+                    run.add_steps(1)
+                    run.check_stop()
+            loss, error = evaluate(mlp, val, cfg.batch_size)
+            check_finite(epoch, val_loss=loss)
+            run.log_metrics(epoch=epoch, split="val", loss=loss, error=error, accuracy=100.0 - error)
+            print(f"epoch {epoch}: val_error {error:.2f}% val_loss {loss:.4f}")
+            final = None
+            if epoch == cfg.epoch_qty - 1:
+                t_loss, t_error = evaluate(mlp, test, cfg.batch_size)
+                run.log_metrics(epoch=epoch, split="test", loss=t_loss, error=t_error, accuracy=100.0 - t_error)
+                print(f"test_error {t_error:.2f}% test_loss {t_loss:.4f}")
+                final = {"test_error": t_error, "test_loss": t_loss, "val_error": error, "val_loss": loss}
+            run.save_checkpoint({"epoch": epoch, "W": mlp.W, "b": mlp.b, "order_gen": order_gen.get_state()})
+            if final is not None:
+                run.complete(final)
+    return run.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
