@@ -1,0 +1,46 @@
+"""The standard arguments of an entry script and the exit-code-2 wrapper for user mistakes."""
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+from common.config import load_config
+from common.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def entry_parser(description):
+    """CONFIG.yaml [key=value ...] [--out DIR] [--restart]; extend it with add_argument if needed."""
+    parser = _Parser(description=description)
+    parser.add_argument("config", type=Path, help="YAML config file")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="override config keys (dotted for nested keys)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="run folder (default: <folder>/runs/<config stem>/seed<seed>)")
+    parser.add_argument("--restart", action="store_true",
+                        help="discard an existing run folder of a different config and start over")
+    return parser
+
+
+def parse_entry_args(cfg_cls, argv=None, description=None, parser=None):
+    """Parse the standard arguments and load the config; returns (cfg, args)."""
+    parser = parser or entry_parser(description)
+    args = parser.parse_intermixed_args(argv)
+    cfg = load_config(cfg_cls, args.config, args.overrides)
+    return cfg, args
+
+
+def entry_point(main):
+    """Run `main`; a UsageError prints one line on stderr and exits with code 2."""
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except UsageError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    return wrapper
