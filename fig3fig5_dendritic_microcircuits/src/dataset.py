@@ -1,0 +1,61 @@
+"""Data of the two tasks: the 3x3 bars patterns (spec §4.1) and the mimic teacher pairs (spec §6)."""
+import numpy as np
+
+from .network import Microcircuits
+
+
+def bars_patterns(drop_last=True):
+    """Bars images (P, 9) float64, row-major, and labels (P,) int.
+
+    The generator yields 3 horizontal bars (np.unique order: bottom, middle, top row), their transposes
+    (right, middle, left column) and diagonals cycling main, anti, main. The authors slice off the last
+    sample (spec Q8): drop_last=True gives their 8 patterns, False all 9."""
+    rows = [np.zeros((3, 3)) for _ in range(3)]
+    for img, r in zip(rows, (2, 1, 0)):
+        img[r, :] = 1.0
+    cols = [img.T.copy() for img in rows]
+    diag = np.eye(3)
+    diags = [diag, diag[::-1].copy(), diag]
+    images = np.array([img.reshape(-1) for img in rows + cols + diags], dtype=np.float64)  # (9, 9)
+    labels = np.array([0] * 3 + [1] * 3 + [2] * 3)
+    if drop_last:
+        images, labels = images[:-1], labels[:-1]
+    return images, labels
+
+
+def one_hot_targets(labels, n_classes, high, low):
+    """Target potentials (P, n_classes): `high` at the label, `low` elsewhere (spec §4.1)."""
+    y = np.full((len(labels), n_classes), low, dtype=np.float64)
+    y[np.arange(len(labels)), labels] = high
+    return y
+
+
+def with_flag(y, flag):
+    """Append the nudge-flag column: (P, N) -> (P, N + 1)."""
+    return np.concatenate([y, np.full((len(y), 1), float(flag))], axis=1)
+
+
+def mimic_teacher_data(dims, params, teacher_seed, n_patterns, n_steps, bias_on, init_weights,
+                       engine):
+    """Teacher pairs of spec §6.1: returns (x (P, N0) float64, y (P, N_L) float64, teacher weights).
+
+    Teacher = Net(seed 42) reflected; inputs np.random.rand continue its stream; two evaluation runs
+    (no learning, no nudging), each in its own permutation; the pairs come from the second run: the
+    input at each pattern's first step (cast to float32, spec Q14) and the mean ŭ^O over the pattern,
+    which includes the switching transient (spec Q14)."""
+    teacher = Microcircuits(dims, [params], [teacher_seed], bias_on=bias_on,
+                            init_weights=init_weights, engine=engine)
+    teacher.reflect()
+    rng = teacher.rngs[0]
+    inputs = rng.rand(n_patterns, dims[0])                                   # (P, N0)
+    w_before = teacher.weights(0)
+    for _ in range(2):
+        perm = rng.permutation(n_patterns)
+        X = inputs[perm][None]                                               # (1, P, N0)
+        T = np.zeros((1, n_patterns, dims[-1] + 1))
+        res = teacher.run(X, T, learn=False, n=n_steps)
+    x = X[0].astype(np.float32).astype(np.float64)                           # spec Q14
+    y = res.out[0].astype(np.float64)                                        # (P, N_L)
+    w_after = teacher.weights(0)
+    assert all(np.array_equal(w_before[k], w_after[k]) for k in w_before)
+    return x, y, w_after

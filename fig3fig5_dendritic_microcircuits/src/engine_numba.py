@@ -1,0 +1,297 @@
+"""Compiled engine: the same step as engine_numpy.py as one numba loop over networks, patterns, steps.
+
+Why compiled: one step of the [9, 30, 3] microcircuit is ~1.3k multiply-adds and ~70 softplus calls, so
+a per-step numpy loop is bound by call overhead (~10 us per network-step even batched over 20 networks);
+the loop below runs each network independently at ~1 us per step. Networks are simulated one after the
+other with no shared accumulation, so an ensemble gives bit-identical results to K single runs.
+Arithmetic is float32 in the same operation order as the numpy reference (matvec sums are sequential
+here and pairwise in numpy, so the two agree to float32 rounding, not bitwise).
+"""
+import math
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:   # the caller reports this; the numpy engine still works
+    numba = None
+
+from .layout import FIELD_CODE
+from .params import (P_DT, P_GP, P_GI, P_GO, P_GO_NOTGT, P_GB, P_GA, P_GSOM, P_GLB, P_ALPHA_P,
+                     P_ALPHA_I, P_ALPHA_O, P_BIAS_VAL, P_CLIP_HID, P_CLIP_OUT, P_ETA0,
+                     I_LE, I_N_OUT, I_N_LL)
+
+AVAILABLE = numba is not None
+UNAVAILABLE_MSG = ("numba is not importable; install it (pip install numba, see requirements.txt) "
+                   "or choose engine='numpy' (about 10x slower)")
+
+F_WUP, F_WDOWN, F_WPI, F_WIP = (FIELD_CODE[f] for f in ("W_up", "W_down", "W_pi", "W_ip"))
+F_U, F_UH, F_S, F_D, F_VB, F_VA = (FIELD_CODE[f] for f in (
+    "pyr_soma", "pyr_forw", "pyr_steadystate", "pyr_udot", "pyr_basal", "pyr_apical"))
+F_UI, F_UHI, F_SI, F_DI, F_VI = (FIELD_CODE[f] for f in (
+    "inn_soma", "inn_forw", "inn_steadystate", "inn_udot", "inn_dendrite"))
+F_DUP, F_DPI, F_DIP = (FIELD_CODE[f] for f in ("Delta_up", "Delta_pi", "Delta_ip"))
+
+
+def _phi(x):
+    """Softplus with cut-offs (spec §1.1); x = -15 exactly returns -15 (spec Q15)."""
+    if x < 15.0 and x > -15.0:
+        return np.float32(math.log1p(math.exp(x)))
+    if x < -15.0:
+        return np.float32(0.0)
+    return x
+
+
+def _matvec(sk, o, N, M, x, x0, v):
+    """v[a] = sum_j W[a, j] x[x0 + j] for W = sk[o:o + N M] (N, M), summed in j order. Looping j
+    outside keeps the N accumulations independent, which the CPU overlaps."""
+    for a in range(N):
+        v[a] = np.float32(0.0)
+    for j in range(M):
+        xj = x[x0 + j]
+        for a in range(N):
+            v[a] += sk[o + a * M + j] * xj
+
+
+def _update(sk, o, N, M, err, x, x0, c, clip, do_clip, dk, od, store_delta):
+    """W += c * (err ⊗ x) (spec §1.4), then optional elementwise clipping; Δ kept if store_delta."""
+    for a in range(N):
+        e = err[a]
+        row = o + a * M
+        if do_clip:
+            for j in range(M):
+                w = sk[row + j] + c * (e * x[x0 + j])
+                sk[row + j] = min(max(w, -clip), clip)
+        else:
+            for j in range(M):
+                sk[row + j] += c * (e * x[x0 + j])
+        if store_delta:
+            for j in range(M):
+                dk[od + a * M + j] = e * x[x0 + j]
+
+
+def _hidden(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, learn, store_delta, vb, va, vtmp,
+            err):
+    """Compute and apply hidden layer i of one network (reads rates of the previous step only)."""
+    N = dims[i + 1]
+    U = dims[i + 2]
+    M = dims[i] + bias
+    Mp = N + bias
+    gb, ga, gsom = pk[P_GB], pk[P_GA], pk[P_GSOM]
+    GP, GI, dt = pk[P_GP], pk[P_GI], pk[P_DT]
+    rP = roff[i, 0]
+    rI = roff[i, 1]
+    rN = roff[i + 1, 0]
+    o_nu = tab[i + 1, F_UH]            # transmitted voltage of the next layer's pyramids
+    # pre[0:M] holds ρ_in; ρ_P (+bias) goes to pre[M:M + Mp]
+    for j in range(N):
+        pre[M + j] = rk[rP + j]
+    if bias == 1:
+        pre[M + N] = pk[P_BIAS_VAL]
+    # interneurons: v^I = W_ip ρ_P, nudged by ν with g_S (always, spec §1.3)
+    _matvec(sk, tab[i, F_WIP], U, Mp, pre, M, vtmp)
+    o_ui, o_uhi = tab[i, F_UI], tab[i, F_UHI]
+    for a in range(U):
+        v = vtmp[a]
+        si = (gb * v + gsom * sk[o_nu + a]) / GI
+        ui = sk[o_ui + a]
+        di = GI * (si - ui)
+        if le:
+            uh = ui + di / GI
+        else:
+            uh = ui + dt * di
+        sk[tab[i, F_VI] + a] = v
+        sk[tab[i, F_SI] + a] = si
+        sk[tab[i, F_DI] + a] = di
+        sk[o_uhi + a] = uh
+        sk[o_ui + a] = ui + dt * di
+        rn = _phi(uh)
+        rnk[rI + a] = rn
+        if learn:
+            err[a] = rn - _phi(pk[P_ALPHA_I] * v)
+    # pyramids: v^B = W_up ρ_in, v^A = W_down φ(ν) + W_pi ρ_I
+    _matvec(sk, tab[i, F_WUP], N, M, pre, 0, vb)
+    _matvec(sk, tab[i, F_WDOWN], N, U, rk, rN, va)
+    _matvec(sk, tab[i, F_WPI], N, U, rk, rI, vtmp)
+    for a in range(N):
+        va[a] = va[a] + vtmp[a]
+    o_u, o_uh = tab[i, F_U], tab[i, F_UH]
+    for a in range(N):
+        sp = (gb * vb[a] + ga * va[a]) / GP
+        u = sk[o_u + a]
+        d = GP * (sp - u)
+        if le:
+            uh = u + d / GP
+        else:
+            uh = u + dt * d
+        sk[tab[i, F_VB] + a] = vb[a]
+        sk[tab[i, F_VA] + a] = va[a]
+        sk[tab[i, F_S] + a] = sp
+        sk[tab[i, F_D] + a] = d
+        sk[o_uh + a] = uh
+        sk[o_u + a] = u + dt * d
+        rnk[rP + a] = _phi(uh)
+    if learn:
+        c_up = pk[P_ETA0 + 3 * i]
+        c_pi = pk[P_ETA0 + 3 * i + 1]
+        c_ip = pk[P_ETA0 + 3 * i + 2]
+        _update(sk, tab[i, F_WIP], U, Mp, err, pre, M, c_ip, c_ip, False, sk, tab[i, F_DIP],
+                store_delta)
+        for a in range(N):
+            err[a] = rnk[rP + a] - _phi(pk[P_ALPHA_P] * vb[a])
+        _update(sk, tab[i, F_WUP], N, M, err, pre, 0, c_up, pk[P_CLIP_HID], True, sk,
+                tab[i, F_DUP], store_delta)
+        for a in range(N):
+            err[a] = -va[a]
+        _update(sk, tab[i, F_WPI], N, U, err, rk, rI, c_pi, c_pi, False, sk, tab[i, F_DPI],
+                store_delta)
+
+
+def _output(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, learn, store_delta, y, nudge,
+            vb, err):
+    N = dims[i + 1]
+    M = dims[i] + bias
+    gb, gsom, dt = pk[P_GB], pk[P_GSOM], pk[P_DT]
+    rIn = roff[i - 1, 0]
+    for j in range(dims[i]):
+        pre[j] = rk[rIn + j]
+    if bias == 1:
+        pre[dims[i]] = pk[P_BIAS_VAL]
+    _matvec(sk, tab[i, F_WUP], N, M, pre, 0, vb)
+    if nudge:
+        G = pk[P_GO]
+    else:
+        G = pk[P_GO_NOTGT]             # spec Q4: G_O = 0.19 also without a target
+    for a in range(N):
+        v = vb[a]
+        if nudge:
+            so = (gb * v + gsom * y[a]) / pk[P_GO]
+        else:
+            so = gb * v / pk[P_GLB]
+        u = sk[tab[i, F_U] + a]
+        d = G * (so - u)
+        if le:
+            uh = u + d / G
+        else:
+            uh = u + dt * d
+        sk[tab[i, F_VB] + a] = v
+        sk[tab[i, F_S] + a] = so
+        sk[tab[i, F_D] + a] = d
+        sk[tab[i, F_UH] + a] = uh
+        sk[tab[i, F_U] + a] = u + dt * d
+        rn = _phi(uh)
+        rnk[roff[i, 0] + a] = rn
+        if learn:
+            err[a] = rn - _phi(pk[P_ALPHA_O] * v)
+    if learn:
+        _update(sk, tab[i, F_WUP], N, M, err, pre, 0, pk[P_ETA0 + 3 * i], pk[P_CLIP_OUT], True, sk,
+                tab[i, F_DUP], store_delta)
+
+
+def _run(s, rate, par, par64, ipar, tab, roff, run_off, dims, bias, X, T, learn, n, out,
+         rec_idx, trace, acc, cnt, ptr, c, rbuf, ybuf, ylast, flag_last, active, div_at,
+         store_delta, v_max):
+    K, P = X.shape[0], X.shape[1]
+    L = dims.shape[0] - 1
+    N0, NL = dims[0], dims[L]
+    n_rate = rate.shape[1]
+    rate_new = np.empty_like(rate)
+    nmax = int(dims.max()) + 1
+    pre = np.zeros(2 * nmax, dtype=np.float32)
+    vb = np.zeros(nmax, dtype=np.float32)
+    va = np.zeros(nmax, dtype=np.float32)
+    vtmp = np.zeros(nmax, dtype=np.float32)
+    err = np.zeros(nmax, dtype=np.float32)
+    y = np.zeros(NL, dtype=np.float32)
+    n_rec = rec_idx.shape[0]
+    for k in range(K):
+        if not active[k]:
+            continue
+        le = ipar[k, I_LE] == 1
+        n_out, n_ll = ipar[k, I_N_OUT], ipar[k, I_N_LL]
+        f = par64[k, 0]
+        w_out = np.float32(n - n_out)
+        sk, rk, rnk, pk = s[k], rate[k], rate_new[k], par[k]
+        for q in range(P):
+            for i in range(n):
+                for j in range(N0):                           # step 1: input filter (float64)
+                    rbuf[k, j] += f * (X[k, q, j] - rbuf[k, j])
+                    s[k, run_off[0] + j] = np.float32(rbuf[k, j])
+                    pre[j] = np.float32(rbuf[k, j])
+                if bias == 1:
+                    pre[N0] = par[k, P_BIAS_VAL]
+                lrn = (i >= n_ll) and learn[k, q]             # step 2
+                for j in range(NL):                           # step 3: target filter
+                    ybuf[k, j] += f * (T[k, q, j] - ybuf[k, j])
+                if le:                                        # spec Q6: target delayed by one step
+                    nudge = flag_last[k] != 0.0
+                    for j in range(NL):
+                        y[j] = np.float32(ylast[k, j])
+                else:
+                    nudge = T[k, q, NL] != 0.0
+                    for j in range(NL):
+                        y[j] = np.float32(ybuf[k, j])
+                for j in range(NL):
+                    s[k, run_off[1] + j] = y[j]
+                for li in range(L - 1):                       # step 4: ascending order keeps
+                    if li > 0:                                # reads of ν on the previous step
+                        for j in range(dims[li]):
+                            pre[j] = rate[k, roff[li - 1, 0] + j]
+                        if bias == 1:
+                            pre[dims[li]] = par[k, P_BIAS_VAL]
+                    _hidden(sk, rk, rnk, pre, pk, li, tab, roff, dims, bias, le, lrn, store_delta,
+                            vb, va, vtmp, err)
+                _output(sk, rk, rnk, pre, pk, L - 1, tab, roff, dims, bias, le, lrn, store_delta,
+                        y, nudge, vb, err)
+                for j in range(n_rate):
+                    rate[k, j] = rate_new[k, j]
+                if i >= n_out:                                # step 5
+                    for j in range(NL):
+                        out[k, q, j] += s[k, tab[L - 1, F_UH] + j] / w_out
+                if le:                                        # step 6
+                    flag_last[k] = T[k, q, NL]
+                    for j in range(NL):
+                        ylast[k, j] = ybuf[k, j]
+                if n_rec > 0:
+                    for j in range(n_rec):
+                        acc[k, j] += s[k, rec_idx[j]]
+                    cnt[k] += 1
+                    if cnt[k] == c:
+                        for j in range(n_rec):
+                            trace[k, ptr[k], j] = acc[k, j] / c
+                            acc[k, j] = 0.0
+                        cnt[k] = 0
+                        ptr[k] += 1
+            bad = False                                       # divergence check once per pattern
+            for li in range(L):
+                o = tab[li, F_UH]
+                for j in range(dims[li + 1]):
+                    x = s[k, o + j]
+                    if not (abs(x) <= v_max):
+                        bad = True
+            if bad:
+                active[k] = False
+                div_at[k] = q
+                break
+
+
+def _phi_array(x, out):
+    for idx in range(x.size):
+        out.flat[idx] = _phi(x.flat[idx])
+
+
+if AVAILABLE:
+    _jit = numba.njit(cache=True, error_model="numpy")
+    _phi = numba.njit(cache=True, error_model="numpy", inline="always")(_phi)
+    _matvec = _jit(_matvec)
+    _update = _jit(_update)
+    _hidden = _jit(_hidden)
+    _output = _jit(_output)
+    run = _jit(_run)
+    phi_array = _jit(_phi_array)
+else:
+    def run(*args, **kwargs):
+        raise RuntimeError(UNAVAILABLE_MSG)
+
+    def phi_array(*args, **kwargs):
+        raise RuntimeError(UNAVAILABLE_MSG)

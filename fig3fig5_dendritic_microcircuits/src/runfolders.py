@@ -1,0 +1,67 @@
+"""Many RunFolders open at once for one ensemble simulation (entry-script side, does I/O).
+
+common.RunFolder is a context manager for one run. An ensemble keeps K of them open; they are
+entered in order and exited in reverse order, each with its own outcome (completed, diverged,
+interrupted, failed), so every folder ends with the status of its own network.
+"""
+import numpy as np
+
+from common.errors import Interrupted
+from common.runfolder import RunFolder
+
+
+class RunGroup:
+    def __init__(self, jobs, restart=False):
+        """jobs: list of (cfg, out_dir). Completed runs are reported and dropped (self.runs)."""
+        self.all = [RunFolder(out, cfg, restart=restart) for cfg, out in jobs]
+        self.cfgs = [cfg for cfg, _ in jobs]
+        self.outcome = {}
+
+    def __enter__(self):
+        self.entered = []
+        for run in self.all:
+            run.__enter__()
+            if not run.already_completed:
+                self.entered.append(run)
+        self.runs = list(self.entered)
+        self.run_cfgs = [c for r, c in zip(self.all, self.cfgs) if not r.already_completed]
+        return self
+
+    def stop_signal(self):
+        for run in self.runs:
+            if run.stop_requested():
+                return run._stop_signal
+        return None
+
+    def mark(self, run, outcome):
+        """outcome: None (completed) or an exception instance (Diverged, Interrupted, ...)."""
+        self.outcome.setdefault(id(run), outcome)
+
+    def __exit__(self, exc_type, exc, tb):
+        suppress = exc_type is None
+        for run in reversed(self.entered):
+            own = self.outcome.get(id(run), "missing")
+            if exc_type is not None and (own == "missing" or own is None):
+                run.__exit__(exc_type, exc, tb)
+            elif own is None or own == "missing":
+                run.__exit__(None, None, None)
+            else:
+                run.__exit__(type(own), own, None)
+        if exc_type is not None and issubclass(exc_type, (Interrupted, KeyboardInterrupt)):
+            suppress = True
+        return suppress
+
+    @property
+    def exit_code(self):
+        codes = [r.exit_code for r in self.entered]
+        return max(codes) if codes else 0
+
+
+def split_state(state, k):
+    """State of network k from an ensemble state dict (arrays with leading K axis)."""
+    return {key: np.array(v[k]) for key, v in state.items()}
+
+
+def stack_states(states):
+    return {key: np.stack([st[key] for st in states]) for key in states[0]}
+
