@@ -1,0 +1,90 @@
+"""Mimic task of spec §6 (Fig. 5) as a computation without I/O: teacher pairs, student self-prediction
+phase, pre-training evaluation, task training, post-training evaluation."""
+import numpy as np
+
+from .dataset import mimic_teacher_data, with_flag
+from .network import Microcircuits
+from .protocol import epoch_metrics, eval_sequences, metrics, train_schedule
+
+
+def _record(cfg):
+    rec = []
+    for i, quants in enumerate(cfg.training.recorded_quants):
+        rec += [(i, q) for q in quants]
+    return rec + [("run", "r_in"), ("run", "u_tgt")]
+
+
+def _traces(res, c, dt):
+    out = {f"layer_{key[0]}_{key[1]}": v[0] for key, v in res.traces.items()}
+    n = next(iter(out.values())).shape[0] if out else 0
+    out["time"] = np.linspace(dt, n * c * dt, n)      # spec Q16 time axis
+    return out
+
+
+def _evaluate(student, x, y, n, c, dt):
+    """Spec §4.2 step 6 on the mimic pairs: two runs (train = test = the same pairs)."""
+    res = {}
+    L = student.lay.n_layers
+    for split in ("train", "test"):
+        X, T = eval_sequences(student.rngs[0], x, y)
+        r = student.run(X[None], T[None], learn=False, n=n,
+                        record=[(L - 1, "pyr_forw"), ("run", "u_tgt"), ("run", "r_in")],
+                        record_every=c)
+        mse, _ = metrics(r.out[0], T[:, :-1], classify=False)
+        res[split] = {"mse": mse, "x": X, "y": T[:, :-1], "out": r.out[0],
+                      "u_out": r.traces[(L - 1, "pyr_forw")][0],
+                      "u_tgt": r.traces[("run", "u_tgt")][0], "r_in": r.traces[("run", "r_in")][0]}
+    return res
+
+
+def run_mimic(cfg, on_epoch_block=None):
+    """Whole mimic protocol. Returns a dict of arrays and metrics (see keys below).
+    on_epoch_block(epoch_end, rows) is called after each block of task epochs (for logging)."""
+    nw, tr = cfg.network, cfg.training
+    n = nw.steps(nw.t_pattern)
+    c = max(1, nw.steps(tr.record_dt))
+    params = nw.net_params()
+    x, y, w_teacher = mimic_teacher_data(nw.dims, params, tr.teacher_seed, tr.n_patterns, n,
+                                         nw.bias.on, nw.init_dict(), tr.engine)
+    student = Microcircuits(nw.dims, [params], [tr.seed], bias_on=nw.bias.on,
+                            init_weights=nw.init_dict(), engine=tr.engine)
+    if tr.init_selfpred:
+        student.reflect()
+    rng = student.rngs[0]
+    out = {"teacher_x": x, "teacher_y": y, "teacher_weights": w_teacher,
+           "weights_init": student.weights(0), "engine": student.engine}
+    rec = _record(cfg)
+
+    # stage 1: self-prediction, no nudging, learning on (spec §6.3)
+    sp = nw.eta_selfpred
+    student.set_eta(0, sp.up, sp.pi, sp.ip)
+    w_up_before = {k: v for k, v in student.weights(0).items() if k.startswith("W_up")}
+    if tr.n_epochs_selfpred > 0:
+        perms = [rng.permutation(len(x)) for _ in range(tr.n_epochs_selfpred)]
+        X = np.concatenate([x[p] for p in perms])[None]                      # (1, P, N0)
+        T = np.concatenate([with_flag(y[p], 0) for p in perms])[None]        # (1, P, N_L + 1)
+        r = student.run(X, T, learn=True, n=n, record=rec, record_every=c)
+        out["selfpred_traces"] = _traces(r, c, nw.dt)
+    out["weights_post_selfpred"] = student.weights(0)
+    if sp.up == [0.0] * len(sp.up):
+        assert all(np.array_equal(w_up_before[k], out["weights_post_selfpred"][k])
+                   for k in w_up_before)
+    eta_pi = nw.eta.pi if tr.mimic_freeze_w_pi else sp.pi                    # spec Q14
+    student.set_eta(0, nw.eta.up, eta_pi, nw.eta.ip)
+
+    # pre-training evaluation on the same pairs (spec §6.4)
+    out["eval_pretrain"] = _evaluate(student, x, y, n, c, nw.dt)
+
+    # stage 2: task training with validation blocks (spec §6.5)
+    sched = train_schedule(rng, x, y, x, y, tr.n_epochs, tr.n_val_samples)
+    learn = (sched.T[:, -1] == 1.0)[None]
+    r = student.run(sched.X[None], sched.T[None], learn=learn, n=n, record=rec, record_every=c)
+    rows = epoch_metrics(r.out[0], sched.T, sched.per_epoch, tr.n_val_samples, classify=False)
+    out["val_mse"] = np.array([m for m, _ in rows])
+    out["train_traces"] = _traces(r, c, nw.dt)
+    out["diverged"] = bool(r.diverged_at[0] >= 0)
+    if on_epoch_block is not None:
+        on_epoch_block(tr.n_epochs, rows)
+    out["weights_post"] = student.weights(0)
+    out["eval"] = _evaluate(student, x, y, n, c, nw.dt)
+    return out

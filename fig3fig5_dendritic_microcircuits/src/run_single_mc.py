@@ -1,0 +1,116 @@
+"""Mimic task (Fig. 5): a student microcircuit with LE learns to reproduce a teacher (spec §6).
+
+  python run_single_mc.py train CONFIG.yaml [--seed S] [--out DIR] [--restart] [key=value ...]
+  python run_single_mc.py eval RUN_DIR
+
+The whole task is ~0.6 M steps (about a second compiled), so it writes no intermediate checkpoint:
+an interrupted run starts over when rerun.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from common.cli import entry_point
+from common.config import load_config, load_config_dict
+from common.errors import Diverged, UsageError
+from common.runfolder import RunFolder, default_run_dir
+
+from fig3fig5_dendritic_microcircuits.src.config import MimicConfig
+from fig3fig5_dendritic_microcircuits.src.mimic import run_mimic
+from fig3fig5_dendritic_microcircuits.src.mimic_plots import plot_all
+
+FOLDER = Path(__file__).resolve().parents[1]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def save_results(path, res):
+    np.savez(path / "teacher.npz", x=res["teacher_x"], y=res["teacher_y"],
+             **res["teacher_weights"])
+    for name in ("weights_init", "weights_post_selfpred", "weights_post"):
+        np.savez(path / f"{name}.npz", **res[name])
+    for name in ("selfpred_traces", "train_traces"):
+        if name in res:
+            np.savez(path / f"{name}.npz", **res[name])
+    for stage in ("eval_pretrain", "eval"):
+        for split, d in res[stage].items():
+            np.savez(path / f"{stage}_{split}.npz", **{k: np.asarray(v) for k, v in d.items()})
+    np.save(path / "val_mse.npy", res["val_mse"])
+
+
+def cmd_train(argv):
+    p = _Parser(prog="run_single_mc.py train")
+    p.add_argument("config", type=Path)
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--restart", action="store_true")
+    a = p.parse_intermixed_args(argv)
+    over = list(a.overrides) + ([f"training.seed={a.seed}"] if a.seed is not None else [])
+    cfg = load_config(MimicConfig, a.config, over)
+    out = a.out or default_run_dir(FOLDER, a.config, cfg.training.seed)
+    with RunFolder(out, cfg, restart=a.restart) as run:
+        if run.already_completed:
+            return 0
+        tr = cfg.training
+
+        def log_rows(epoch_end, rows):
+            for e, (mse, _) in enumerate(rows):
+                if not np.isfinite(mse):
+                    raise Diverged(e + 1, "validation MSE is not finite")
+                run.log_metrics(epoch=e + 1, split="val", loss=mse)
+
+        res = run_mimic(cfg, on_epoch_block=log_rows)
+        n = cfg.network.steps(cfg.network.t_pattern)
+        run.add_steps(n * tr.n_patterns * (tr.n_epochs_selfpred + 4 + tr.n_epochs * 2))
+        if res["diverged"]:
+            raise Diverged(tr.n_epochs, "voltages ran away during task training")
+        save_results(run.path, res)
+        for split in ("train", "test"):
+            run.log_metrics(epoch=0, split=f"pretrain_{split}", loss=res["eval_pretrain"][split]["mse"])
+        for split in ("train", "test"):
+            run.log_metrics(epoch=tr.n_epochs, split=split, loss=res["eval"][split]["mse"])
+        wt, wp = res["teacher_weights"], res["weights_post"]
+        final = {"test_loss": res["eval"]["test"]["mse"], "final_val_loss": float(res["val_mse"][-1]),
+                 "pretrain_test_loss": res["eval_pretrain"]["test"]["mse"], "engine": res["engine"]}
+        for key in ("W_up_1", "W_up_out"):
+            final[f"{key}_student"] = float(wp[key].ravel()[0]) if wp[key].size == 1 else None
+            final[f"{key}_teacher"] = float(wt[key].ravel()[0]) if wt[key].size == 1 else None
+            final[f"{key}_max_abs_diff"] = float(np.abs(wp[key] - wt[key]).max())
+        final["W_ip_1_minus_W_up_out_max_abs"] = float(np.abs(wp["W_ip_1"] - wp["W_up_out"]).max())
+        run.complete(final)
+        print(f"final validation MSE {final['final_val_loss']:.3g}; test MSE {final['test_loss']:.3g} "
+              f"(before training {final['pretrain_test_loss']:.3g})")
+        plot_all(run.path, cfg)
+    return run.exit_code
+
+
+def cmd_eval(argv):
+    p = _Parser(prog="run_single_mc.py eval")
+    p.add_argument("run_dir", type=Path)
+    a = p.parse_args(argv)
+    for name in ("config.yaml", "weights_post.npz", "train_traces.npz"):
+        if not (a.run_dir / name).is_file():
+            raise UsageError(f"{a.run_dir} is not a finished mimic run folder (no {name})")
+    cfg = load_config_dict(MimicConfig, yaml.safe_load((a.run_dir / "config.yaml").read_text()))
+    plot_all(a.run_dir, cfg)
+    print(f"plots written to {a.run_dir}")
+    return 0
+
+
+@entry_point
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in ("train", "eval"):
+        raise UsageError("usage: run_single_mc.py train CONFIG.yaml [...] | eval RUN_DIR")
+    return {"train": cmd_train, "eval": cmd_eval}[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
