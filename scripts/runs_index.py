@@ -83,9 +83,12 @@ def _identify(path, summary):
 
 
 def _seed(path, config, summary):
-    for source in (config, summary):
-        if isinstance(source.get("seed"), int):
-            return source["seed"]
+    flat = flatten(config)
+    seeds = [v for k, v in flat.items() if k.split(".")[-1] == "seed" and isinstance(v, int)]
+    if len(seeds) == 1:                   # top-level `seed` or nested, e.g. `training.seed`
+        return seeds[0]
+    if isinstance(summary.get("seed"), int):
+        return summary["seed"]
     match = re.fullmatch(r"seed-?(\d+)", path.name)
     return int(match.group(1)) if match else None
 

@@ -1,0 +1,197 @@
+"""Assemble every paper panel that has data from run folders, plus a results table.
+
+    python scripts/make_figures.py [RUN_ROOTS ...] --out figures/
+
+RUN_ROOTS default to the experiment folders' runs/ folders and runs/ (reproduce.py's output). Run
+folders are found anywhere below them, grouped by experiment, config and seed (runs_index.py), and
+handed to the plot function of their folder (plot(run_dirs, out_path), one call per format). Only
+completed and diverged runs are plotted; running, interrupted and failed runs are listed in
+results.md and never enter a mean. results.md has one row per setting and metric: mean +- std
+(ddof = 1) over completed seeds, seed count against the paper's, and the other runs by status.
+"""
+import argparse
+import importlib.util
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from runs_index import find_runs, fmt_mean_std, group_runs  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+F2B, F2CDE, F35 = "fig2b_fig4ac_mnist", "fig2cde_higgs_mnist_cifar10", "fig3fig5_dendritic_microcircuits"
+PLOTTED = ("completed", "diverged")
+
+
+@dataclass(frozen=True)
+class Panel:
+    id: str
+    title: str
+    folder: str
+    scripts: tuple            # entry scripts whose runs belong here
+    stem_prefix: str          # config stems that belong here ("" = any)
+    plot_file: str            # relative to the repository root
+    metrics: tuple            # (final-metric key, label) shown in results.md
+    paper_seeds: int          # seeds per setting in the paper's sweep
+    paper: str                # what the paper shows (qualitative; no number is quoted without a source)
+
+    def selects(self, run):
+        return (run.folder == self.folder and run.script in self.scripts
+                and run.stem.startswith(self.stem_prefix))
+
+
+PANELS = (
+    Panel("fig2a", "Fig. 2a: Fourier synthesis of a sawtooth (LE vs no prospective coding)", F2B,
+          ("fourier_synthesis.py",), "", f"{F2B}/plot_2a.py", (("final_mse", "final MSE"),), 1,
+          "the LE network learns the sawtooth; without prospective coding it lags"),
+    Panel("fig2b", "Fig. 2b: MNIST error vs epoch", F2B, ("train.py",), "2b_", f"{F2B}/plot_2b.py",
+          (("test_error", "test error (%)"),), 10,
+          "LE and LE+FA learn MNIST; the non-prospective and big-tau networks do markedly worse"),
+    Panel("fig2cde", "Fig. 2c-e: LE vs BP on HIGGS, MNIST (LeNet-5), CIFAR-10", F2CDE, ("train.py",), "",
+          f"{F2CDE}/plot_2cde.py", (("test_error", "test error (fraction)"),), 9,
+          "LE reaches test errors comparable to BP on all three tasks"),
+    Panel("fig3", "Fig. 3: bars task vs presentation time, LE vs orig", F35, ("run_bars.py",), "bars_",
+          f"{F35}/plot_fig3.py", (("test_accuracy", "test accuracy"), ("test_loss", "test MSE")), 10,
+          "LE learns at short presentation times where the original microcircuit does not"),
+    Panel("fig4a", "Fig. 4a: tau jitter, tau^r errors, learned tau_m vs dt", F2B, ("train.py",), "4a_",
+          f"{F2B}/plot_4a.py", (("test_error", "test error (%)"),), 4,
+          "jitter hurts at short presentation times; learning tau_m recovers the performance"),
+    Panel("fig4c", "Fig. 4c: rate noise and synaptic filtering vs presentation time", F2B, ("train.py",),
+          "4c_", f"{F2B}/plot_4c.py", (("test_error", "test error (%)"),), 3,
+          "noise hurts without filtering; filtering helps once the presentation time is long enough"),
+    Panel("fig5", "Fig. 5: student microcircuit mimics a teacher", F35, ("run_single_mc.py",), "",
+          f"{F35}/plot_fig5.py", (("final_val_loss", "final validation MSE"),), 1,
+          "the student's weights converge to the teacher's and the output matches the teacher's"),
+)
+
+
+def default_roots():
+    return [REPO / f / "runs" for f in (F2B, F2CDE, F35)] + [REPO / "runs"]
+
+
+def _load_plot(plot_file):
+    path = REPO / plot_file
+    if not path.is_file():
+        return None, f"{plot_file} does not exist"
+    spec = importlib.util.spec_from_file_location(f"plot_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "plot", None)):
+        return None, f"{plot_file} has no plot(run_dirs, out_path)"
+    return module.plot, None
+
+
+def draw(panel, runs, out_dir):
+    """Call the folder's plot function for PNG and PDF; returns (paths written, problem or None)."""
+    run_dirs = [r.path for r in runs if r.status in PLOTTED]
+    if not run_dirs:
+        return [], "no completed or diverged runs"
+    try:
+        plot, problem = _load_plot(panel.plot_file)
+        if plot is None:
+            return [], problem
+        written = []
+        for suffix in (".png", ".pdf"):
+            path = out_dir / f"{panel.id}{suffix}"
+            plot(run_dirs, path)
+            if path.is_file():
+                written.append(path)
+        return written, None if written else f"{panel.plot_file} wrote no {panel.id}.png/.pdf"
+    except Exception as err:  # one broken plot must not stop the other panels
+        last = traceback.format_exception_only(type(err), err)[-1].strip()
+        return [], f"{panel.plot_file} failed: {last}"
+
+
+def results_rows(panel, groups):
+    """One row per (setting, metric): panel, setting, metric, ours, seeds, other runs."""
+    rows = []
+    for g in groups:
+        total = len(g.runs)
+        for key, label in panel.metrics:
+            mean, std, n = g.stats(key)
+            if n == 0 and not any(key in r.final for r in g.runs):
+                continue
+            rows.append({"panel": panel.id, "setting": g.label, "metric": label,
+                         "ours": fmt_mean_std(mean, std), "mean": mean, "std": std, "n": n,
+                         "seeds": f"{n} of {total} run, paper {panel.paper_seeds}",
+                         "other": g.status_note() or "—"})
+        if not any(r["setting"] == g.label and r["panel"] == panel.id for r in rows):
+            rows.append({"panel": panel.id, "setting": g.label, "metric": "—", "ours": "—", "mean": None,
+                         "std": None, "n": 0, "seeds": f"0 of {total} run, paper {panel.paper_seeds}",
+                         "other": g.status_note() or "no final metrics"})
+    return rows
+
+
+def make_figures(roots, out_dir):
+    """Draw every panel with data and write results.md; returns (table rows, figure paths, notes)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs, problems = find_runs(roots)
+    notes = list(problems)
+    table, figures = [], {}
+    lines = ["# Results", "", f"Run folders: {len(runs)} under {', '.join(str(r) for r in roots)}.",
+             "Mean ± std (ddof = 1) over completed seeds; diverged, running, interrupted and failed runs "
+             "are listed in the last column and are not part of any mean. The paper's panels are "
+             "figures without tabulated values, so its column states what the figure shows.", ""]
+    claimed = set()
+    for panel in PANELS:
+        mine = [r for r in runs if panel.selects(r)]
+        claimed |= {id(r) for r in mine}
+        lines += [f"## {panel.title}", "", f"Paper: {panel.paper}.", ""]
+        if not mine:
+            lines += ["No runs found: panel not drawn.", ""]
+            continue
+        written, problem = draw(panel, mine, out_dir)
+        figures[panel.id] = written
+        lines.append("Figure: " + (", ".join(p.name for p in written) if written else f"not drawn ({problem})"))
+        lines.append("")
+        rows = results_rows(panel, group_runs(mine))
+        table += rows
+        lines += ["| setting | metric | ours (mean ± std) | seeds | other runs |", "|---|---|---|---|---|"]
+        lines += [f"| {r['setting']} | {r['metric']} | {r['ours']} | {r['seeds']} | {r['other']} |" for r in rows]
+        lines.append("")
+    stray = [r for r in runs if id(r) not in claimed]
+    if stray:
+        notes.append(f"{len(stray)} run folders belong to no panel: "
+                     + ", ".join(sorted({f'{r.folder}/{r.script} {r.stem}' for r in stray})))
+    if notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    (out_dir / "results.md").write_text("\n".join(lines))
+    return table, figures, notes
+
+
+def format_table(table):
+    """A plain-text table: panel, setting, metric, our value, seeds, other runs."""
+    head = ("panel", "setting", "metric", "ours", "seeds", "other runs")
+    rows = [head] + [(r["panel"], r["setting"], r["metric"], r["ours"], r["seeds"], r["other"]) for r in table]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("roots", nargs="*", type=Path, help="folders to search for run folders "
+                        "(default: the experiment folders' runs/ and runs/)")
+    parser.add_argument("--out", type=Path, default=REPO / "figures", help="output folder (default: figures/)")
+    args = parser.parse_args(argv)
+    roots = args.roots or [r for r in default_roots() if r.exists()]
+    missing = [r for r in roots if not r.exists()]
+    if missing:
+        print(f"error: no such folder: {', '.join(str(m) for m in missing)}", file=sys.stderr)
+        return 2
+    table, figures, notes = make_figures(roots, args.out)
+    print(format_table(table) if table else "no run folders found")
+    for panel, paths in figures.items():
+        print(f"{panel}: {', '.join(str(p) for p in paths) if paths else 'not drawn (see results.md)'}")
+    for note in notes:
+        print(f"note: {note}")
+    print(f"results: {args.out / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
