@@ -18,8 +18,8 @@ except ImportError:   # the caller reports this; the numpy engine still works
 
 from .layout import FIELD_CODE
 from .params import (P_DT, P_GP, P_GI, P_GO, P_GO_NOTGT, P_GB, P_GA, P_GSOM, P_GLB, P_ALPHA_P,
-                     P_ALPHA_I, P_ALPHA_O, P_BIAS_VAL, P_CLIP_HID, P_CLIP_OUT, P_ETA0,
-                     I_LE, I_N_OUT, I_N_LL)
+                     P_ALPHA_I, P_ALPHA_O, P_BIAS_VAL, P_CLIP_HID, P_CLIP_OUT, P_GSOM_I, P_ETA0,
+                     I_LE, I_N_OUT, I_N_LL, I_RATES_FROM_SOMA)
 
 AVAILABLE = numba is not None
 UNAVAILABLE_MSG = ("numba is not importable; install it (pip install numba, see requirements.txt) "
@@ -70,14 +70,14 @@ def _update(sk, o, N, M, err, x, x0, c, clip, do_clip, dk, od, store_delta):
                 dk[od + a * M + j] = e * x[x0 + j]
 
 
-def _hidden(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, learn, store_delta, vb, va, vtmp,
-            err):
+def _hidden(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, rfs, learn, store_delta, vb, va,
+            vtmp, err):
     """Compute and apply hidden layer i of one network (reads rates of the previous step only)."""
     N = dims[i + 1]
     U = dims[i + 2]
     M = dims[i] + bias
     Mp = N + bias
-    gb, ga, gsom = pk[P_GB], pk[P_GA], pk[P_GSOM]
+    gb, ga, gsom_i = pk[P_GB], pk[P_GA], pk[P_GSOM_I]
     GP, GI, dt = pk[P_GP], pk[P_GI], pk[P_DT]
     rP = roff[i, 0]
     rI = roff[i, 1]
@@ -93,22 +93,25 @@ def _hidden(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, learn, store_del
     o_ui, o_uhi = tab[i, F_UI], tab[i, F_UHI]
     for a in range(U):
         v = vtmp[a]
-        si = (gb * v + gsom * sk[o_nu + a]) / GI
+        si = (gb * v + gsom_i * sk[o_nu + a]) / GI
         ui = sk[o_ui + a]
         di = GI * (si - ui)
+        un = ui + dt * di
         if le:
             uh = ui + di / GI
         else:
-            uh = ui + dt * di
+            uh = un
+        tx = un if rfs else uh                               # transmitted voltage p(X)
         sk[tab[i, F_VI] + a] = v
         sk[tab[i, F_SI] + a] = si
         sk[tab[i, F_DI] + a] = di
-        sk[o_uhi + a] = uh
-        sk[o_ui + a] = ui + dt * di
-        rn = _phi(uh)
+        sk[o_uhi + a] = tx
+        sk[o_ui + a] = un
+        rn = _phi(tx)
         rnk[rI + a] = rn
         if learn:
-            err[a] = rn - _phi(pk[P_ALPHA_I] * v)
+            post = _phi(uh) if rfs else rn                  # φ(û), spec §1.4 / Q5
+            err[a] = post - _phi(pk[P_ALPHA_I] * v)
     # pyramids: v^B = W_up ρ_in, v^A = W_down φ(ν) + W_pi ρ_I
     _matvec(sk, tab[i, F_WUP], N, M, pre, 0, vb)
     _matvec(sk, tab[i, F_WDOWN], N, U, rk, rN, va)
@@ -120,26 +123,30 @@ def _hidden(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, learn, store_del
         sp = (gb * vb[a] + ga * va[a]) / GP
         u = sk[o_u + a]
         d = GP * (sp - u)
+        un = u + dt * d
         if le:
             uh = u + d / GP
         else:
-            uh = u + dt * d
+            uh = un
+        tx = un if rfs else uh
         sk[tab[i, F_VB] + a] = vb[a]
         sk[tab[i, F_VA] + a] = va[a]
         sk[tab[i, F_S] + a] = sp
         sk[tab[i, F_D] + a] = d
-        sk[o_uh + a] = uh
-        sk[o_u + a] = u + dt * d
-        rnk[rP + a] = _phi(uh)
+        sk[o_uh + a] = tx
+        sk[o_u + a] = un
+        rn = _phi(tx)
+        rnk[rP + a] = rn
+        if learn:
+            post = _phi(uh) if rfs else rn
+            vtmp[a] = post - _phi(pk[P_ALPHA_P] * vb[a])   # pyramidal error (vtmp is free now)
     if learn:
         c_up = pk[P_ETA0 + 3 * i]
         c_pi = pk[P_ETA0 + 3 * i + 1]
         c_ip = pk[P_ETA0 + 3 * i + 2]
         _update(sk, tab[i, F_WIP], U, Mp, err, pre, M, c_ip, c_ip, False, sk, tab[i, F_DIP],
                 store_delta)
-        for a in range(N):
-            err[a] = rnk[rP + a] - _phi(pk[P_ALPHA_P] * vb[a])
-        _update(sk, tab[i, F_WUP], N, M, err, pre, 0, c_up, pk[P_CLIP_HID], True, sk,
+        _update(sk, tab[i, F_WUP], N, M, vtmp, pre, 0, c_up, pk[P_CLIP_HID], True, sk,
                 tab[i, F_DUP], store_delta)
         for a in range(N):
             err[a] = -va[a]
@@ -147,7 +154,7 @@ def _hidden(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, learn, store_del
                 store_delta)
 
 
-def _output(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, learn, store_delta, y, nudge,
+def _output(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, rfs, learn, store_delta, y, nudge,
             vb, err):
     N = dims[i + 1]
     M = dims[i] + bias
@@ -170,19 +177,22 @@ def _output(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, learn, store_del
             so = gb * v / pk[P_GLB]
         u = sk[tab[i, F_U] + a]
         d = G * (so - u)
+        un = u + dt * d
         if le:
             uh = u + d / G
         else:
-            uh = u + dt * d
+            uh = un
+        tx = un if rfs else uh
         sk[tab[i, F_VB] + a] = v
         sk[tab[i, F_S] + a] = so
         sk[tab[i, F_D] + a] = d
-        sk[tab[i, F_UH] + a] = uh
-        sk[tab[i, F_U] + a] = u + dt * d
-        rn = _phi(uh)
+        sk[tab[i, F_UH] + a] = tx
+        sk[tab[i, F_U] + a] = un
+        rn = _phi(tx)
         rnk[roff[i, 0] + a] = rn
         if learn:
-            err[a] = rn - _phi(pk[P_ALPHA_O] * v)
+            post = _phi(uh) if rfs else rn
+            err[a] = post - _phi(pk[P_ALPHA_O] * v)
     if learn:
         _update(sk, tab[i, F_WUP], N, M, err, pre, 0, pk[P_ETA0 + 3 * i], pk[P_CLIP_OUT], True, sk,
                 tab[i, F_DUP], store_delta)
@@ -208,6 +218,7 @@ def _run(s, rate, par, par64, ipar, tab, roff, run_off, dims, bias, X, T, learn,
         if not active[k]:
             continue
         le = ipar[k, I_LE] == 1
+        rfs = ipar[k, I_RATES_FROM_SOMA] == 1
         n_out, n_ll = ipar[k, I_N_OUT], ipar[k, I_N_LL]
         f = par64[k, 0]
         w_out = np.float32(n - n_out)
@@ -239,10 +250,10 @@ def _run(s, rate, par, par64, ipar, tab, roff, run_off, dims, bias, X, T, learn,
                             pre[j] = rate[k, roff[li - 1, 0] + j]
                         if bias == 1:
                             pre[dims[li]] = par[k, P_BIAS_VAL]
-                    _hidden(sk, rk, rnk, pre, pk, li, tab, roff, dims, bias, le, lrn, store_delta,
-                            vb, va, vtmp, err)
-                _output(sk, rk, rnk, pre, pk, L - 1, tab, roff, dims, bias, le, lrn, store_delta,
-                        y, nudge, vb, err)
+                    _hidden(sk, rk, rnk, pre, pk, li, tab, roff, dims, bias, le, rfs, lrn,
+                            store_delta, vb, va, vtmp, err)
+                _output(sk, rk, rnk, pre, pk, L - 1, tab, roff, dims, bias, le, rfs, lrn,
+                        store_delta, y, nudge, vb, err)
                 for j in range(n_rate):
                     rate[k, j] = rate_new[k, j]
                 if i >= n_out:                                # step 5

@@ -8,8 +8,8 @@ the same operations in the same order; tests compare the two.
 import numpy as np
 
 from .params import (P_DT, P_GP, P_GI, P_GO, P_GO_NOTGT, P_GB, P_GA, P_GSOM, P_GLB, P_ALPHA_P,
-                     P_ALPHA_I, P_ALPHA_O, P_BIAS_VAL, P_CLIP_HID, P_CLIP_OUT, P_ETA0,
-                     I_LE, I_N_OUT, I_N_LL)
+                     P_ALPHA_I, P_ALPHA_O, P_BIAS_VAL, P_CLIP_HID, P_CLIP_OUT, P_GSOM_I, P_ETA0,
+                     I_LE, I_N_OUT, I_N_LL, I_RATES_FROM_SOMA)
 
 
 def phi(x):
@@ -40,6 +40,7 @@ def step(lay, S, rate, par, ipar, y, nudge, learn, store_delta):
     bool. In orig mode the stored pyr_forw/inn_forw hold the soma, so p(X) is always the *_forw field."""
     L = lay.n_layers
     le = (ipar[:, I_LE] == 1)[:, None]                       # (K, 1)
+    rfs = (ipar[:, I_RATES_FROM_SOMA] == 1)[:, None]         # (K, 1) ablation: p(X) = u
     dt = _col(par, P_DT)
     gb, ga, gsom = _col(par, P_GB), _col(par, P_GA), _col(par, P_GSOM)
     lrn = learn[:, None, None]                               # (K, 1, 1)
@@ -65,26 +66,30 @@ def step(lay, S, rate, par, ipar, y, nudge, learn, store_delta):
             vA = _matvec(V(i, "W_down"), rho_next) + _matvec(V(i, "W_pi"), rho_I)   # (K, N)
             vI = _matvec(V(i, "W_ip"), rho_P)                # (K, U)
             sP = (gb * vB + ga * vA) / GP                    # (K, N)
-            sI = (gb * vI + gsom * nu) / GI                  # (K, U)
+            sI = (gb * vI + _col(par, P_GSOM_I) * nu) / GI   # (K, U)
             dP = GP * (sP - V(i, "pyr_soma"))                # (K, N)
             dI = GI * (sI - V(i, "inn_soma"))                # (K, U)
-            uhP = np.where(le, V(i, "pyr_soma") + dP / GP, V(i, "pyr_soma") + dt * dP)
-            uhI = np.where(le, V(i, "inn_soma") + dI / GI, V(i, "inn_soma") + dt * dI)
+            unP = V(i, "pyr_soma") + dt * dP                 # (K, N) soma after the Euler step
+            unI = V(i, "inn_soma") + dt * dI                 # (K, U)
+            uhP = np.where(le, V(i, "pyr_soma") + dP / GP, unP)   # û (spec §1.4)
+            uhI = np.where(le, V(i, "inn_soma") + dI / GI, unI)
+            txP, txI = np.where(rfs, unP, uhP), np.where(rfs, unI, uhI)   # transmitted p(X)
             for f, val in (("pyr_basal", vB), ("pyr_apical", vA), ("pyr_steadystate", sP),
-                           ("pyr_udot", dP), ("pyr_forw", uhP), ("inn_dendrite", vI),
-                           ("inn_steadystate", sI), ("inn_udot", dI), ("inn_forw", uhI)):
+                           ("pyr_udot", dP), ("pyr_forw", txP), ("inn_dendrite", vI),
+                           ("inn_steadystate", sI), ("inn_udot", dI), ("inn_forw", txI),
+                           ("pyr_soma", unP), ("inn_soma", unI)):
                 V(i, f)[...] = val
-            V(i, "pyr_soma")[...] += dt * dP
-            V(i, "inn_soma")[...] += dt * dI
-            rP_new, rI_new = phi(uhP), phi(uhI)
+            rP_new, rI_new = phi(txP), phi(txI)
             rate_new[:, lay.rate_off[i, 0]:lay.rate_off[i, 0] + lay.dims[i + 1]] = rP_new
             rate_new[:, lay.rate_off[i, 1]:lay.rate_off[i, 1] + lay.dims[i + 2]] = rI_new
             if learn.any():                                   # spec §1.4, W <- W + dt η ΔW
                 c_pi = _col(par, P_ETA0 + 3 * i + 1)[:, :, None]
                 c_ip = _col(par, P_ETA0 + 3 * i + 2)[:, :, None]
                 clip = _col(par, P_CLIP_HID)[:, :, None]
-                D_up = (rP_new - phi(_col(par, P_ALPHA_P) * vB))[:, :, None] * rho_in[:, None, :]
-                D_ip = (rI_new - phi(_col(par, P_ALPHA_I) * vI))[:, :, None] * rho_P[:, None, :]
+                postP = np.where(rfs, phi(uhP), rP_new)      # φ(û), spec Q5
+                postI = np.where(rfs, phi(uhI), rI_new)
+                D_up = (postP - phi(_col(par, P_ALPHA_P) * vB))[:, :, None] * rho_in[:, None, :]
+                D_ip = (postI - phi(_col(par, P_ALPHA_I) * vI))[:, :, None] * rho_P[:, None, :]
                 D_pi = (-vA)[:, :, None] * rho_I[:, None, :]
                 for f, D, c in (("W_ip", D_ip, c_ip), ("W_up", D_up, c_up), ("W_pi", D_pi, c_pi)):
                     W = V(i, f)
@@ -102,16 +107,18 @@ def step(lay, S, rate, par, ipar, y, nudge, learn, store_delta):
             sO = np.where(nudge[:, None], (gb * vO + gsom * y) / GO, gb * vO / _col(par, P_GLB))
             u = V(i, "pyr_soma")
             dO = G * (sO - u)                                # (K, N_L)
-            uhO = np.where(le, u + dO / G, u + dt * dO)
+            unO = u + dt * dO
+            uhO = np.where(le, u + dO / G, unO)
+            txO = np.where(rfs, unO, uhO)
             for f, val in (("pyr_basal", vO), ("pyr_steadystate", sO), ("pyr_udot", dO),
-                           ("pyr_forw", uhO)):
+                           ("pyr_forw", txO), ("pyr_soma", unO)):
                 V(i, f)[...] = val
-            u[...] += dt * dO
-            rO_new = phi(uhO)
+            rO_new = phi(txO)
             rate_new[:, lay.rate_off[i, 0]:lay.rate_off[i, 0] + lay.dims[i + 1]] = rO_new
             if learn.any():
                 clip = _col(par, P_CLIP_OUT)[:, :, None]
-                D = (rO_new - phi(_col(par, P_ALPHA_O) * vO))[:, :, None] * rho_in[:, None, :]
+                postO = np.where(rfs, phi(uhO), rO_new)
+                D = (postO - phi(_col(par, P_ALPHA_O) * vO))[:, :, None] * rho_in[:, None, :]
                 W = V(i, "W_up")
                 W_new = np.minimum(np.maximum(W + c_up * D, -clip), clip)
                 W[...] = np.where(lrn, W_new, W)

@@ -6,10 +6,10 @@ import numpy as np
 
 # columns of the float32 per-network constant row handed to the engines
 P_DT, P_GP, P_GI, P_GO, P_GO_NOTGT, P_GB, P_GA, P_GSOM, P_GLB = range(9)
-P_ALPHA_P, P_ALPHA_I, P_ALPHA_O, P_BIAS_VAL, P_CLIP_HID, P_CLIP_OUT = range(9, 15)
-P_ETA0 = 15                       # then (dt*eta_up, dt*eta_pi, dt*eta_ip) per layer
+P_ALPHA_P, P_ALPHA_I, P_ALPHA_O, P_BIAS_VAL, P_CLIP_HID, P_CLIP_OUT, P_GSOM_I = range(9, 16)
+P_ETA0 = 16                       # then (dt*eta_up, dt*eta_pi, dt*eta_ip) per layer
 # columns of the int64 row
-I_LE, I_N_OUT, I_N_LL = range(3)
+I_LE, I_N_OUT, I_N_LL, I_RATES_FROM_SOMA = range(4)
 
 CLIP_HIDDEN, CLIP_OUT = 4.0, 5.0  # spec §1.1: W_up clipped to ±4 (hidden) and ±5 (output)
 
@@ -32,6 +32,9 @@ class NetParams:
     learning_lag: float
     bias_val: float = 0.0
     output_leak: Literal["with_gsom", "without_gsom"] = "with_gsom"   # spec Q4
+    # spec §10 test 15 ablations: LE rates/nudging/readout from the soma u instead of ŭ (plasticity
+    # post-term and target delay stay LE); interneurons without the g_S ν nudging term
+    ablation: Literal["none", "rates_from_soma", "no_interneuron_nudging"] = "none"
 
     def steps(self, t):
         """Number of Euler steps in time t (the authors' round(t/dt))."""
@@ -53,23 +56,25 @@ def derived(p: NetParams) -> dict:
 
 
 def pack(params, n_layers):
-    """Stack per-network constants: float32 (K, P_ETA0 + 3 L), float64 (K, 1) filter factor, int64 (K, 3)."""
+    """Stack per-network constants: float32 (K, P_ETA0 + 3 L), float64 (K, 1) filter factor, int64 (K, 4)."""
     K = len(params)
     par = np.zeros((K, P_ETA0 + 3 * n_layers), dtype=np.float32)
     par64 = np.zeros((K, 1), dtype=np.float64)
-    ipar = np.zeros((K, 3), dtype=np.int64)
+    ipar = np.zeros((K, 4), dtype=np.int64)
     for k, p in enumerate(params):
         d = derived(p)
         for j, v in ((P_DT, p.dt), (P_GP, d["G_P"]), (P_GI, d["G_I"]), (P_GO, d["G_O"]),
                      (P_GO_NOTGT, d["G_O_notgt"]), (P_GB, p.gb), (P_GA, p.ga), (P_GSOM, p.gsom),
                      (P_GLB, p.gl + p.gb), (P_ALPHA_P, d["alpha_P"]), (P_ALPHA_I, d["alpha_I"]),
                      (P_ALPHA_O, d["alpha_O"]), (P_BIAS_VAL, p.bias_val),
-                     (P_CLIP_HID, CLIP_HIDDEN), (P_CLIP_OUT, CLIP_OUT)):
+                     (P_CLIP_HID, CLIP_HIDDEN), (P_CLIP_OUT, CLIP_OUT),
+                     (P_GSOM_I, 0.0 if p.ablation == "no_interneuron_nudging" else p.gsom)):
             par[k, j] = v
         for l in range(n_layers):
             par[k, P_ETA0 + 3 * l] = p.dt * p.eta_up[l]
             par[k, P_ETA0 + 3 * l + 1] = p.dt * p.eta_pi[l]
             par[k, P_ETA0 + 3 * l + 2] = p.dt * p.eta_ip[l]
         par64[k, 0] = p.dt / p.tau_0
-        ipar[k] = (int(p.latent_eq), p.steps(p.out_lag), p.steps(p.learning_lag))
+        ipar[k] = (int(p.latent_eq), p.steps(p.out_lag), p.steps(p.learning_lag),
+                   int(p.ablation == "rates_from_soma"))
     return par, par64, ipar
