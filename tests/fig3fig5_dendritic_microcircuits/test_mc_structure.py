@@ -1,0 +1,150 @@
+"""Spec §10 tests 1-4 and 12 (static part), configs, weights files, bad configs."""
+import numpy as np
+import pytest
+
+from common.config import ConfigError
+from fig3fig5_dendritic_microcircuits.src import run_bars, run_single_mc
+from fig3fig5_dendritic_microcircuits.src.dataset import bars_patterns, one_hot_targets
+from fig3fig5_dendritic_microcircuits.src.params import derived
+from fig3fig5_dendritic_microcircuits.src.protocol import train_schedule
+
+from .helpers import CONFIGS, NS, bars_cfg, mimic_cfg, net, params
+
+
+def test_bars_dataset_is_the_8_patterns_of_spec_4_1():
+    x, labels = bars_patterns()
+    table = ["000000111", "000111000", "111000000", "001001001", "010010010", "100100100",
+             "100010001", "001010100"]
+    assert x.dtype == np.float64 and x.shape == (8, 9)
+    assert ["".join(str(int(v)) for v in row) for row in x] == table
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2]
+    y = one_hot_targets(labels, 3, 1.0, 0.1)
+    assert np.array_equal(y[0], [1.0, 0.1, 0.1]) and np.array_equal(y[7], [0.1, 0.1, 1.0])
+    x9, l9 = bars_patterns(drop_last=False)           # spec Q8: the dropped 9th = main diagonal
+    assert x9.shape == (9, 9) and np.array_equal(x9[8], x9[6]) and l9[8] == 2
+
+
+def test_init_is_bit_exact_legacy_draw_and_permutation_continues_stream():
+    m = net([params(True)], [12354], reflect=False)
+    np.random.seed(12354)
+    expect = {}
+    for key, shape in (("W_up_1", (30, 9)), ("W_down_1", (30, 3)), ("W_pi_1", (30, 3)),
+                       ("W_ip_1", (3, 30)), ("W_up_out", (3, 30))):
+        expect[key] = (np.random.sample(shape).astype(np.float32) - 0.5) * 2 * 1
+    perm = np.random.permutation(8)
+    w = m.weights(0)
+    for key in expect:
+        assert w[key].dtype == np.float32
+        assert np.array_equal(w[key], expect[key]), key
+    x, labels = bars_patterns()
+    y = one_hot_targets(labels, 3, 1.0, 0.1)
+    sched = train_schedule(m.rngs[0], x, y, x, y, 2, 8)
+    assert np.array_equal(sched.X[:8], x[perm])
+
+
+def test_reflect_makes_the_network_self_predicting():
+    m = net([params(True)], [12354])
+    w = m.weights(0)
+    assert np.array_equal(w["W_pi_1"], -w["W_down_1"])
+    assert np.abs(w["W_ip_1"] - w["W_up_out"]).max() <= 1e-7
+
+
+def test_derived_constants_of_spec_1_2():
+    d = derived(params(True))
+    for key in ("G_P", "G_I", "G_O", "G_O_notgt"):
+        assert d[key] == pytest.approx(0.19, abs=1e-12)
+    for key in ("lambda_out", "lambda_inter", "lambda_hidden"):
+        assert d[key] == pytest.approx(0.315789, abs=1e-6)
+    assert d["alpha_P"] == pytest.approx(0.526316, abs=1e-6)
+    assert d["alpha_I"] == pytest.approx(0.769231, abs=1e-6)
+    assert d["alpha_O"] == pytest.approx(0.769231, abs=1e-6)
+    assert derived(params(True, output_leak="without_gsom"))["G_O_notgt"] == pytest.approx(0.13)
+
+
+SPEC_TABLE = {  # N: (t_pattern, eta_up hidden, eta_up out, eta_ip, record_dt, out_lag orig)
+    3: (0.3, 1.67, 0.3333, 0.67, 0.1, 0.0), 5: (0.5, 1.0, 0.2, 0.4, 0.1, 0.2),
+    10: (1, 0.5, 0.1, 0.2, 0.2, 0.5), 20: (2, 0.25, 0.05, 0.1, 0.4, 1),
+    50: (5, 0.1, 0.02, 0.04, 1.0, 2), 100: (10, 0.05, 0.01, 0.02, 2.0, 5),
+    200: (20, 0.025, 0.005, 0.01, 4.0, 15), 500: (50, 0.01, 0.002, 0.004, 10, 40),
+    1000: (100, 0.005, 0.001, 0.002, 20, 80), 2000: (200, 0.0025, 0.0005, 0.001, 40, 80),
+    5000: (500, 0.001, 0.0002, 0.0004, 100, 80)}
+
+
+@pytest.mark.parametrize("N", NS)
+def test_bars_configs_match_spec_5_and_keep_eta_times_t_constant(N):
+    le, orig = bars_cfg("le", N), bars_cfg("orig", N)
+    t, eh, eo, eip, rdt, lag = SPEC_TABLE[N]
+    for c in (le, orig):
+        nw, tr = c.network, c.training
+        assert nw.steps(nw.t_pattern) == N and nw.t_pattern == t
+        assert (nw.eta.up, nw.eta.ip, nw.eta.pi) == ([eh, eo], [eip, 0.0], [0.0, 0.0])
+        assert tr.record_dt == rdt and tr.seed == 12354 and tr.n_epochs == 1000
+        assert nw.dims == [9, 30, 3] and (nw.gl, nw.gb, nw.ga, nw.gsom, nw.gd) == (
+            0.03, 0.1, 0.06, 0.06, 0.1)
+        assert tr.bars_drop_last_pattern and nw.output_leak == "with_gsom"
+        # spec §10 test 12: eta * t_pattern is the same in every config (N = 3 rounded)
+        assert eh * t == pytest.approx(0.5, abs=2e-3)
+        assert eo * t == pytest.approx(0.1, abs=1e-4)
+        assert eip * t == pytest.approx(0.2, abs=2e-3)
+    assert le.network.latent_eq and not orig.network.latent_eq
+    assert le.network.out_lag == 0.0 and orig.network.out_lag == lag
+    a, b = le.network.__dict__.copy(), orig.network.__dict__.copy()
+    for key in ("latent_eq", "out_lag"):
+        a.pop(key), b.pop(key)
+    assert a == b
+    rq = [["inn_soma", "W_up", "W_ip"], ["pyr_soma", "W_up"]] if N == 500 else [
+        ["inn_soma", "pyr_apical"], ["pyr_soma"]]
+    assert orig.training.recorded_quants == rq
+
+
+def test_mimic_config_matches_spec_5():
+    c = mimic_cfg()
+    nw, tr = c.network, c.training
+    assert nw.dims == [1, 1, 1] and nw.dt == 0.01 and nw.steps(nw.t_pattern) == 100
+    assert (nw.eta.up, nw.eta.ip, nw.eta.pi) == ([50, 10], [20, 0], [0, 0])
+    sp = nw.eta_selfpred
+    assert (sp.up, sp.ip, sp.pi) == ([0, 0], [40, 0], [50, 0])
+    assert (tr.n_epochs, tr.n_epochs_selfpred, tr.seed, tr.teacher_seed) == (500, 3, 12345, 42)
+    assert nw.latent_eq and not tr.init_selfpred and tr.mimic_freeze_w_pi
+
+
+def test_all_22_bars_configs_exist():
+    names = sorted(p.name for p in CONFIGS.glob("bars_*_tpres_*.yaml"))
+    assert len(names) == 22
+
+
+def test_save_and_load_weights_npz(tmp_path):
+    m = net([params(True), params(False)], [1, 2])
+    m.save_weights(tmp_path / "w.npz", k=1)
+    with np.load(tmp_path / "w.npz", allow_pickle=False) as z:
+        assert sorted(z.files) == sorted(["W_up_1", "W_down_1", "W_pi_1", "W_ip_1", "W_up_out"])
+    other = net([params(False)], [7])
+    other.load_weights(tmp_path / "w.npz")
+    for key, v in m.weights(1).items():
+        assert np.array_equal(other.weights(0)[key], v)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("network.dt=-0.1", "network.dt"), ("network.gl=-1", "network.gl"),
+    ("network.tau_0=0", "network.tau_0"), ("network.output_leak=sideways", "network.output_leak"),
+    ("network.eta.up=[1.0]", "network.eta.up"), ("training.n_epochs=0", "training.n_epochs"),
+    ("network.bogus=1", "network.bogus"), ("network.out_lag=5", "network.out_lag"),
+    ("training.recorded_quants=[[pyr_x], []]", "training.recorded_quants")])
+def test_bad_config_exits_2_with_one_line(override, key, capsys, tmp_path):
+    code = run_bars.main(["train", str(CONFIGS / "smoke_bars.yaml"), override, "--out",
+                          str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and key in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_mimic_config_exits_2(capsys, tmp_path):
+    code = run_single_mc.main(["train", str(CONFIGS / "mimic_tpres_100.yaml"), "network.dt=0",
+                               "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "network.dt" in err
+
+
+def test_unknown_variant_key_rejected():
+    with pytest.raises(ConfigError, match="training.engine"):
+        bars_cfg("le", 10, "training.engine=gpu")
