@@ -38,6 +38,7 @@ class Panel:
     metrics: tuple            # (final-metric key, label) shown in results.md
     paper_seeds: int          # seeds per setting in the paper's sweep
     paper: str                # what the paper shows (qualitative; no number is quoted without a source)
+    per_run: bool = False     # the plot function takes one run folder (one figure per run)
 
     def selects(self, run):
         return (run.folder == self.folder and run.script in self.scripts
@@ -64,8 +65,10 @@ PANELS = (
           "4c_", f"{F2B}/plot_4c.py", (("test_error", "test error (%)"),), 3,
           "noise hurts without filtering; filtering helps once the presentation time is long enough"),
     Panel("fig5", "Fig. 5: student microcircuit mimics a teacher", F35, ("run_single_mc.py",), "",
-          f"{F35}/plot_fig5.py", (("final_val_loss", "final validation MSE"),), 1,
-          "the student's weights converge to the teacher's and the output matches the teacher's"),
+          f"{F35}/plot_fig5.py", (("final_val_loss", "final validation MSE"), ("test_loss", "test MSE"),
+                                     ("W_up_out_max_abs_diff", "max |W_out - teacher|")), 1,
+          "the student's weights converge to the teacher's and the output matches the teacher's",
+          per_run=True),
 )
 
 
@@ -87,19 +90,25 @@ def _load_plot(plot_file):
 
 def draw(panel, runs, out_dir):
     """Call the folder's plot function for PNG and PDF; returns (paths written, problem or None)."""
-    run_dirs = [r.path for r in runs if r.status in PLOTTED]
-    if not run_dirs:
+    plotted = [r for r in runs if r.status in PLOTTED]
+    if not plotted:
         return [], "no completed or diverged runs"
     try:
         plot, problem = _load_plot(panel.plot_file)
         if plot is None:
             return [], problem
+        if panel.per_run:  # one figure per run folder, named after the run when there are several
+            jobs = [(r.path, panel.id if len(plotted) == 1 else f"{panel.id}_{r.stem}_seed{r.seed}")
+                    for r in plotted]
+        else:
+            jobs = [([r.path for r in plotted], panel.id)]
         written = []
-        for suffix in (".png", ".pdf"):
-            path = out_dir / f"{panel.id}{suffix}"
-            plot(run_dirs, path)
-            if path.is_file():
-                written.append(path)
+        for arg, name in jobs:
+            for suffix in (".png", ".pdf"):
+                path = out_dir / f"{name}{suffix}"
+                plot(arg, path)
+                if path.is_file():
+                    written.append(path)
         return written, None if written else f"{panel.plot_file} wrote no {panel.id}.png/.pdf"
     except Exception as err:  # one broken plot must not stop the other panels
         last = traceback.format_exception_only(type(err), err)[-1].strip()
@@ -135,8 +144,8 @@ def make_figures(roots, out_dir):
     table, figures = [], {}
     lines = ["# Results", "", f"Run folders: {len(runs)} under {', '.join(str(r) for r in roots)}.",
              "Mean ± std (ddof = 1) over completed seeds; diverged, running, interrupted and failed runs "
-             "are listed in the last column and are not part of any mean. The paper's panels are "
-             "figures without tabulated values, so its column states what the figure shows.", ""]
+             "are listed in the last column and are not part of any mean. The paper shows these panels "
+             "as figures without tabulated values; each section states what its figure shows.", ""]
     claimed = set()
     for panel in PANELS:
         mine = [r for r in runs if panel.selects(r)]
