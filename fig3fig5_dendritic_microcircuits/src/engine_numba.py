@@ -43,31 +43,33 @@ def _phi(x):
 
 
 def _matvec(sk, o, N, M, x, x0, v):
-    """v[a] = sum_j W[a, j] x[x0 + j] for W = sk[o:o + N M] (N, M), summed in j order. Looping j
-    outside keeps the N accumulations independent, which the CPU overlaps."""
+    """v[a] = sum_j W[a, j] x[x0 + j], summed in j order, for W (N, M) stored transposed at sk[o:]
+    (W[a, j] = sk[o + j N + a]): the inner loop runs over contiguous memory and vectorizes."""
     for a in range(N):
         v[a] = np.float32(0.0)
     for j in range(M):
         xj = x[x0 + j]
+        base = o + j * N
         for a in range(N):
-            v[a] += sk[o + a * M + j] * xj
+            v[a] += sk[base + a] * xj
 
 
 def _update(sk, o, N, M, err, x, x0, c, clip, do_clip, dk, od, store_delta):
-    """W += c * (err ⊗ x) (spec §1.4), then optional elementwise clipping; Δ kept if store_delta."""
-    for a in range(N):
-        e = err[a]
-        row = o + a * M
+    """W += c * (err ⊗ x) (spec §1.4), then optional elementwise clipping; Δ kept if store_delta.
+    Same transposed storage as _matvec."""
+    for j in range(M):
+        xj = x[x0 + j]
+        base = o + j * N
         if do_clip:
-            for j in range(M):
-                w = sk[row + j] + c * (e * x[x0 + j])
-                sk[row + j] = min(max(w, -clip), clip)
+            for a in range(N):
+                w = sk[base + a] + c * (err[a] * xj)
+                sk[base + a] = min(max(w, -clip), clip)
         else:
-            for j in range(M):
-                sk[row + j] += c * (e * x[x0 + j])
+            for a in range(N):
+                sk[base + a] += c * (err[a] * xj)
         if store_delta:
-            for j in range(M):
-                dk[od + a * M + j] = e * x[x0 + j]
+            for a in range(N):
+                dk[od + j * N + a] = err[a] * xj
 
 
 def _hidden(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, rfs, learn, store_delta, vb, va,

@@ -4,6 +4,8 @@ Every network of an ensemble keeps all its weights, voltages, dendritic potentia
 current input/target in one float32 row S[k, :]. A field is a (layer, name) pair with an offset and a
 shape; both engines read and write through the same offsets, so recording any quantity is a slice of S.
 Layer index i = 0 .. L-2 are the hidden layers, i = L-1 is the output layer (spec §1.1).
+Weight and Δ matrices W (N, M) are stored transposed (column j of W contiguous), so that the compiled
+matrix-vector products and outer-product updates run over contiguous memory; `view` hides this.
 """
 from dataclasses import dataclass
 
@@ -19,11 +21,15 @@ FIELD_CODE = {name: j for j, name in enumerate(HIDDEN_FIELDS)}
 RUN_FIELDS = ("r_in", "u_tgt")   # the (filtered) input rate and the target applied to the output this step
 
 
+def is_matrix(name):
+    return name.startswith("W_") or name.startswith("Delta_")
+
+
 @dataclass(frozen=True)
 class Layout:
     dims: tuple            # (N0, N1, ..., NL)
     bias: int              # 1 if a bias unit is appended to W_up / W_ip inputs, else 0
-    fields: dict           # (layer, name) -> (offset, shape); layer = "run" for RUN_FIELDS
+    fields: dict           # (layer, name) -> (offset, logical shape); layer = "run" for RUN_FIELDS
     n_state: int           # length of one network's state row
     table: np.ndarray      # (L, len(HIDDEN_FIELDS)) int64 offsets; -1 where a field does not exist
     rate_off: np.ndarray   # (L, 2) int64 offsets of the pyramidal / interneuron rates in the rate row
@@ -37,8 +43,15 @@ class Layout:
     def view(self, S, layer, name):
         """View of field (layer, name) for all networks: S (K, n_state) -> (K, *shape)."""
         off, shape = self.fields[(layer, name)]
-        size = int(np.prod(shape))
-        return S[:, off:off + size].reshape((S.shape[0],) + shape)
+        return self.unflatten(S[:, off:off + int(np.prod(shape))], name, shape)
+
+    @staticmethod
+    def unflatten(flat, name, shape):
+        """(..., size) stored values of one field -> (..., *shape) in the logical orientation."""
+        lead = flat.shape[:-1]
+        if is_matrix(name):                       # stored as (M, N)
+            return flat.reshape(lead + shape[::-1]).swapaxes(-1, -2)
+        return flat.reshape(lead + shape)
 
     def weight_names(self):
         """(layer, field, npz key) of every weight matrix, npz keys W_up_1, W_down_1, ..., W_up_out."""

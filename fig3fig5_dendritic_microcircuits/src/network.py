@@ -206,7 +206,7 @@ class Microcircuits:
         traces, j = {}, 0
         for key, shape in zip(record, rec_shapes):
             size = int(np.prod(shape))
-            traces[tuple(key)] = trace[:, :, j:j + size].reshape((K, trace.shape[1]) + shape)
+            traces[tuple(key)] = lay.unflatten(trace[:, :, j:j + size], key[1], shape)
             j += size
         return RunResult(out, traces, div_at)
 
