@@ -57,6 +57,7 @@ class Network:
     tau_0: float
     tau_w: float                      # unused (spec §1.2)
     output_leak: Literal["with_gsom", "without_gsom"]   # spec Q4
+    ablation: Literal["none", "rates_from_soma", "no_interneuron_nudging"]   # spec §10 test 15
 
     def check(self):
         require(len(self.dims) >= 3 and all(d > 0 for d in self.dims), "network.dims",
@@ -93,7 +94,7 @@ class Network:
                          gsom=self.gsom, gd=self.gd, eta_up=tuple(eta.up), eta_pi=tuple(eta.pi),
                          eta_ip=tuple(eta.ip), tau_0=self.tau_0, out_lag=self.out_lag,
                          learning_lag=self.learning_lag, bias_val=self.bias.val,
-                         output_leak=self.output_leak)
+                         output_leak=self.output_leak, ablation=self.ablation)
 
     def init_dict(self):
         iw = self.init_weights
