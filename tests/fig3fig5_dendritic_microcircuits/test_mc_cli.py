@@ -192,3 +192,13 @@ def test_bars_jobs_dry_run_lists_all_220_runs():
     p = subprocess.run(["bash", str(FOLDER / "bars_jobs.sh"), "--dry-run"], capture_output=True,
                        text=True, timeout=60, env=dict(os.environ, SLURM_JOB_ID="1"))
     assert all(c.startswith("srun ") for c in p.stdout.strip().splitlines()[:-1])
+
+
+def test_snapshot_epochs_and_bias_option(tmp_path):
+    out = tmp_path / "snap"
+    assert run_bars.main(["train", str(SMOKE), "--out", str(out), "training.snapshot_epochs=[1, 2]",
+                          "network.bias.on=true", "network.bias.val=0.5"]) == 0
+    assert summary(out)["status"] == "completed"
+    with np.load(out / "weights_epoch00001.npz") as a, np.load(out / "weights_epoch00002.npz") as b:
+        assert a["W_up_1"].shape == (30, 10) and a["W_ip_1"].shape == (3, 31)   # bias column
+        assert not np.array_equal(a["W_up_1"], b["W_up_1"])

@@ -85,3 +85,8 @@ def test_bars_reproduction_le_learns_orig_stays_on_plateau():            # spec 
 def test_bars_orig_learns_slowly_at_N_1000():                             # spec §10 test 11
     orig = val_curves([bars_cfg("orig", 1000).network.net_params()], 1000, 1000, [12354])[0]
     assert orig[-1, 0] < 0.17                                             # below the plateau
+
+
+def test_mimic_w_pi_keeps_learning_when_not_frozen():                    # spec Q14 key
+    out = run_mimic(mimic_cfg("training.mimic_freeze_w_pi=false", "training.n_epochs=2"))
+    assert not np.array_equal(out["weights_post"]["W_pi_1"], out["weights_post_selfpred"]["W_pi_1"])
