@@ -68,8 +68,11 @@ def build_bp(task: str) -> nn.Module:
 
 
 class Clip01(nn.Module):
+    """clip(x, 0, 1) with the LE derivative 1[0 <= x <= 1] (both ends inclusive, spec §1.1); torch's
+    clamp backward excludes the ends."""
+
     def forward(self, x):
-        return x.clamp(0.0, 1.0)
+        return torch.where((x >= 0) & (x <= 1), x, x.clamp(0.0, 1.0).detach())
 
 
 def equivalent_ann(net: LESequential) -> nn.Module:

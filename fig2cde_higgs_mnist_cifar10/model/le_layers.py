@@ -68,6 +68,7 @@ class _Stage:
             if n in state:
                 setattr(self, n, state[n].to(self.device, self.dtype).clone())
                 self.batch_size = state[n].shape[0]
+        self.eps_zero = False  # unknown: compute as if nonzero (exact either way)
 
 
 class _WeightStage(_Stage):
@@ -86,23 +87,31 @@ class _WeightStage(_Stage):
         self.dt = 0.1
         self.lr = 0.0  # eta_k * dt, set by the container
         self.delta: torch.Tensor | None = None
+        self.eps_zero = True  # eps is exactly zero: its delta is zero too, so skip the work
         self.frozen = False  # True: compute and keep (dW, db) but do not apply them
         self.dW: torch.Tensor | None = None
         self.db: torch.Tensor | None = None
 
     def _neurons(self, a: torch.Tensor) -> None:
         """Membrane update and prospective voltage from the basal input a (spec §1.2 step 2-3)."""
-        du = a.sub_(self.u).add_(self.eps).div_(self.tau)  # du/dt = (a - u + eps) / tau, in a's memory
+        du = a.sub_(self.u)
+        if not self.eps_zero:
+            du.add_(self.eps)
+        du.div_(self.tau)  # du/dt = (a - u + eps) / tau, in a's memory
         torch.add(self.u, du, alpha=self.tau, out=self.u_hat)  # u_hat = u + tau du/dt (= a + eps, Q2)
         self.u.add_(du, alpha=self.dt)  # Euler step; u never feeds back into r (spec Q2)
         self.phi(self.u_hat, self.r, self.rp)
 
     def backward(self, g: torch.Tensor | None, r_in: torch.Tensor, train: bool) -> torch.Tensor | None:
-        """Store g as this layer's error (None = zero error), learn, return the error for below."""
-        if g is None:
-            self.eps.zero_()
+        """Store g as this layer's error (None = zero error), learn, return the error for below
+        (None = zero)."""
+        if g is None:  # zero error (eval-mode target, or a zero delta from above)
+            if not self.eps_zero:
+                self.eps.zero_()
+            self.eps_zero = True
         else:
             self.eps.copy_(g)
+            self.eps_zero = False
         if train and g is not None:
             if self.frozen:
                 self.dW, self.db = self.update_direction(g, r_in)
@@ -138,7 +147,7 @@ class Linear(_WeightStage):
     def forward(self, r_in: torch.Tensor, rp_in: torch.Tensor | None) -> None:
         x = self._flat(r_in)  # [B, n_in]
         self._neurons(torch.addmm(self.b, x, self.W))  # a: [B, n_out]
-        if rp_in is None:  # network input: r'_in = 0, so delta = 0; skipped
+        if rp_in is None or self.eps_zero:  # network input (r'_in = 0) or eps = 0: delta = 0
             self.delta = None
         else:
             self.delta = torch.mm(self.eps, self.W.t()).view_as(rp_in).mul_(rp_in)  # [B, *in_shape]
@@ -192,7 +201,7 @@ class Conv2d(_WeightStage):
 
     def forward(self, r_in: torch.Tensor, rp_in: torch.Tensor | None) -> None:
         self._neurons(F.conv2d(r_in, self.W, self.b))  # a: [B, F, T, T]
-        if rp_in is None:  # network input: r'_in = 0, so delta = 0; skipped
+        if rp_in is None or self.eps_zero:  # network input (r'_in = 0) or eps = 0: delta = 0
             self.delta = None
         else:  # transposed convolution = autograd's input gradient of conv2d
             self.delta = F.conv_transpose2d(self.eps, self.W).mul_(rp_in)  # [B, C, H, W]

@@ -1,0 +1,88 @@
+"""Configuration of one run (task x model), loaded from YAML by common.config."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from common.config import require
+
+LE_KEYS = ("variant", "n_updates", "batch_learning_multiplier", "dt", "tau", "beta", "lr_factors",
+           "init_std", "conv_bias_lr")
+BP_KEYS = ("lr", "momentum", "weight_decay")
+N_STAGES = {"higgs": 4, "mnist": 6, "cifar10": 6}
+
+
+@dataclass(frozen=True)
+class Config:
+    task: Literal["higgs", "mnist", "cifar10"]  # architecture and data format
+    model: Literal["le", "bp"]
+    # data
+    dataset: Literal["higgs", "mnist", "fashion_mnist", "cifar10", "synthetic"]
+    data_root: str | None  # null: $LE_DATA_DIR, else <repo>/data
+    download: bool
+    higgs_rows: int  # HIGGS: the first rows of the file that are used (spec Q16)
+    higgs_test_rows: int  # HIGGS: the last of those rows form the test set
+    val_size: int  # random (seeded) split of the training pool into train / val
+    test_split: Literal["official", "openml_random"]  # MNIST: openml_random = authors' LE split, Q6
+    train_samples: int | None  # first n of the train split (null: all)
+    eval_samples: int | None  # first n of val and of test (null: all)
+    batch_size: int
+    drop_last: bool  # spec Q10: LE loaders drop the last partial batch
+    # schedule
+    epochs: int
+    seed: int
+    device: Literal["cpu", "cuda", "auto"]
+    initial_test: bool  # HIGGS LE: one test pass before training (it moves the carried state)
+    # LE only (null in BP configs)
+    variant: Literal["vanilla", "full_forward_pass"] | None = None
+    n_updates: int | None = None
+    batch_learning_multiplier: float | None = None  # M in eta = 0.125 M / (n dt)
+    dt: float | None = None
+    tau: float | None = None
+    beta: float | None = None
+    lr_factors: list[float] | None = None  # f_k, one per stage (pools included)
+    init_std: float | None = None
+    conv_bias_lr: Literal["mean", "sum"] | None = None  # spec Q1
+    reseed_after_init: int | None = None  # spec Q3: shuffle stream seeded with this for every seed
+    # BP only (null in LE configs)
+    lr: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    # synthetic data set sizes (dataset: synthetic only)
+    synthetic_n_train: int = 600
+    synthetic_n_test: int = 200
+
+    def check(self):
+        own, other = (LE_KEYS, BP_KEYS) if self.model == "le" else (BP_KEYS, LE_KEYS)
+        for key in own:
+            require(getattr(self, key) is not None, key, f"required for model {self.model}")
+        for key in other:
+            require(getattr(self, key) is None, key, f"only applies to the other model, not {self.model}")
+        if self.model == "bp":
+            require(self.reseed_after_init is None, "reseed_after_init", "only applies to model le")
+        real = {"higgs": ("higgs",), "mnist": ("mnist", "fashion_mnist"), "cifar10": ("cifar10",)}
+        require(self.dataset == "synthetic" or self.dataset in real[self.task], "dataset",
+                f"task {self.task} allows {', '.join(real[self.task] + ('synthetic',))}")
+        require(self.test_split == "official" or self.task == "mnist", "test_split",
+                "openml_random exists only for mnist")
+        require(self.batch_size > 0, "batch_size", "must be > 0")
+        require(self.epochs >= 0, "epochs", "must be >= 0")
+        require(self.val_size >= 0, "val_size", "must be >= 0")
+        require(self.higgs_rows > self.higgs_test_rows >= 0, "higgs_test_rows", "must be in [0, higgs_rows)")
+        for key in ("train_samples", "eval_samples"):
+            require(getattr(self, key) is None or getattr(self, key) > 0, key, "must be > 0 or null")
+        require(self.synthetic_n_train > 0 and self.synthetic_n_test > 0, "synthetic_n_train",
+                "synthetic sizes must be > 0")
+        if self.model == "le":
+            require(self.n_updates > 0, "n_updates", "must be > 0")
+            require(self.dt > 0, "dt", "must be > 0")
+            require(self.tau > 0, "tau", "must be > 0")
+            require(self.beta >= 0, "beta", "must be >= 0")
+            require(self.init_std >= 0, "init_std", "must be >= 0")
+            require(self.batch_learning_multiplier >= 0, "batch_learning_multiplier", "must be >= 0")
+            require(len(self.lr_factors) == N_STAGES[self.task], "lr_factors",
+                    f"needs one factor per stage ({N_STAGES[self.task]} for {self.task})")
+        else:
+            require(self.lr > 0, "lr", "must be > 0")
+            require(self.momentum >= 0, "momentum", "must be >= 0")
+            require(self.weight_decay >= 0, "weight_decay", "must be >= 0")

@@ -1,0 +1,96 @@
+"""Per-batch training and evaluation of the LE network and the BP baseline (no I/O)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from fig2cde_higgs_mnist_cifar10.model.architectures import N_OUT, build_bp, build_le
+from fig2cde_higgs_mnist_cifar10.model.le_sequential import le_learning_rate
+
+
+def _n_correct(out: torch.Tensor, labels: torch.Tensor, threshold: float | None) -> int:
+    """Binary: out[:, 0] >= threshold; classes: argmax."""
+    pred = (out[:, 0] >= threshold).long() if threshold is not None else out.argmax(1)
+    return int((pred == labels).sum())
+
+
+class LETrainer:
+    """LE network: n_updates steps per batch (spec §2.3); metrics on the equivalent ANN's output."""
+
+    def __init__(self, cfg, device):
+        self.task = cfg.task
+        self.n_updates = cfg.n_updates
+        self.net = build_le(cfg.task, beta=cfg.beta, tau=cfg.tau, dt=cfg.dt,
+                            eta=le_learning_rate(cfg.batch_learning_multiplier, cfg.n_updates, cfg.dt),
+                            lr_factors=cfg.lr_factors, variant=cfg.variant, init_std=cfg.init_std,
+                            conv_bias_lr=cfg.conv_bias_lr, device=device)
+        self.threshold = 0.5 if cfg.task == "higgs" else None  # spec §2.3: r >= 0.5 for HIGGS
+
+    def target(self, labels: torch.Tensor) -> torch.Tensor:
+        if self.task == "higgs":
+            return labels.to(torch.float32).unsqueeze(1)  # [B, 1], 0/1
+        return F.one_hot(labels, N_OUT[self.task]).to(torch.float32)  # [B, 10]
+
+    def _metrics(self, out, labels):
+        loss = 0.5 * (self.target(labels) - out).pow(2).sum()  # sum over samples of 1/2 ||y - r||^2
+        return float(loss), _n_correct(out, labels, self.threshold)
+
+    def train_batch(self, x, labels):
+        self.net.present(x, self.target(labels), self.n_updates, train=True)
+        # accuracy of the un-nudged network (the equivalent ANN) on this batch, not of the nudged
+        # output r_K (spec Q11)
+        return self._metrics(self.net.ann_forward(x), labels)
+
+    def eval_batch(self, x, labels):
+        out = self.net.present(x, None, self.n_updates, train=False)  # = equivalent ANN (spec §1.6)
+        return self._metrics(out, labels)
+
+    def check_values(self) -> dict:
+        return {f"stage{k}.{n}": p for k, s in enumerate(self.net.stages) if s.has_weights
+                for n, p in s.parameters().items()}
+
+    def state_dict(self):
+        return self.net.state_dict()
+
+    def load_state_dict(self, sd):
+        self.net.load_state_dict(sd)
+
+
+class BPTrainer:
+    """BP baseline: plain SGD on BCE (HIGGS, sigmoid output) or cross-entropy (LeNet) (spec §2.1)."""
+
+    def __init__(self, cfg, device):
+        self.task = cfg.task
+        self.model = build_bp(cfg.task).to(device)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
+
+    def _loss_and_correct(self, logits, labels):
+        if self.task == "higgs":
+            loss = F.binary_cross_entropy_with_logits(logits[:, 0], labels.to(logits.dtype))
+            return loss, _n_correct(logits, labels, 0.0)  # sigmoid >= 0.5  <=>  logit >= 0
+        return F.cross_entropy(logits, labels), _n_correct(logits, labels, None)
+
+    def train_batch(self, x, labels):
+        self.model.train()
+        self.opt.zero_grad(set_to_none=True)
+        loss, correct = self._loss_and_correct(self.model(x), labels)
+        loss.backward()
+        self.opt.step()
+        return float(loss.detach()) * len(labels), correct
+
+    @torch.no_grad()
+    def eval_batch(self, x, labels):
+        self.model.eval()
+        loss, correct = self._loss_and_correct(self.model(x), labels)
+        return float(loss.detach()) * len(labels), correct
+
+    def check_values(self) -> dict:
+        return dict(self.model.named_parameters())
+
+    def state_dict(self):
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict()}
+
+    def load_state_dict(self, sd):
+        self.model.load_state_dict(sd["model"])
+        self.opt.load_state_dict(sd["opt"])

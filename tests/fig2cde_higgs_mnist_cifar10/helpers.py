@@ -1,0 +1,29 @@
+"""Small LE networks and batches shared by the fig2cde tests."""
+import torch
+
+from fig2cde_higgs_mnist_cifar10.model.architectures import INPUT_SHAPES, N_OUT, build_le
+
+N_STAGES = {"higgs": 4, "mnist": 6, "cifar10": 6}
+
+
+def make_net(task="higgs", beta=0.1, tau=10.0, dt=0.1, eta=1.0, variant="vanilla", seed=0,
+             lr_factors=None, conv_bias_lr="mean", dtype=torch.float32):
+    torch.manual_seed(seed)
+    return build_le(task, beta=beta, tau=tau, dt=dt, eta=eta,
+                    lr_factors=lr_factors or [1.0] + [0.5] * (N_STAGES[task] - 1), variant=variant,
+                    conv_bias_lr=conv_bias_lr, dtype=dtype)
+
+
+def batch(task="higgs", B=8, seed=1, dtype=torch.float32):
+    """Inputs in [0, 1] and one-hot (or 0/1) targets."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand((B,) + INPUT_SHAPES[task], generator=g, dtype=dtype)
+    labels = torch.randint(0, N_OUT[task] if task != "higgs" else 2, (B,), generator=g)
+    if task == "higgs":
+        return x, labels.to(dtype).unsqueeze(1)
+    return x, torch.nn.functional.one_hot(labels, N_OUT[task]).to(dtype)
+
+
+def cosine(a, b):
+    a, b = a.flatten().double(), b.flatten().double()
+    return float(a @ b / (a.norm() * b.norm()))
