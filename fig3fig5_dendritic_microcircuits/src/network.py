@@ -10,7 +10,7 @@ import numpy as np
 
 from . import engine_numba, engine_numpy
 from .layout import make_layout
-from .params import NetParams, pack, P_ETA0
+from .params import pack, P_ETA0
 
 V_MAX = 1e4          # |p(X)| above this (or NaN/inf) marks a network as diverged
 

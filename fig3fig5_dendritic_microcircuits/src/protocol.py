@@ -45,7 +45,3 @@ def eval_sequences(rng, x, y):
     """One evaluation run (spec §4.2 step 6): a fresh permutation, no nudging, learning off."""
     perm = rng.permutation(len(x))
     return x[perm], with_flag(y[perm], 0)
-
-
-def stack(items):
-    return np.stack(items)                                                     # (K, ...)

@@ -148,3 +148,13 @@ def test_bad_mimic_config_exits_2(capsys, tmp_path):
 def test_unknown_variant_key_rejected():
     with pytest.raises(ConfigError, match="training.engine"):
         bars_cfg("le", 10, "training.engine=gpu")
+
+
+def test_engine_falls_back_to_numpy_with_a_message_when_numba_is_missing(monkeypatch):
+    from fig3fig5_dendritic_microcircuits.src import engine_numba
+    from fig3fig5_dendritic_microcircuits.src.network import Microcircuits
+    monkeypatch.setattr(engine_numba, "AVAILABLE", False)
+    m = Microcircuits([9, 30, 3], [params(True)], [1], engine="auto")
+    assert m.engine == "numpy" and "numba" in m.engine_note
+    with pytest.raises(RuntimeError, match="numba is not importable"):
+        Microcircuits([9, 30, 3], [params(True)], [1], engine="numba")
