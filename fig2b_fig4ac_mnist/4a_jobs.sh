@@ -1,0 +1,22 @@
+#!/bin/bash
+# Fig. 4a: 5 variants x 10 dt x 4 seeds = 200 runs (spec §4.4); n_updates stays 100, so T = 100 dt.
+# Usage: bash 4a_jobs.sh [--dry-run] [key=value ...]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/jobs_lib.sh"
+parse_args "$@"
+declare -A VARIANTS=(
+    [exact]="tau_width=0.0"
+    [jitter20]="tau_width=0.2"
+    [jitter30]="tau_width=0.3"
+    [taur_errors]="adapt_tau=false prosp_rate_errors=true tau_width=0.01"
+    [learned_tau_m]="adapt_tau=true prosp_rate_errors=true tau_width=0.2"
+)
+for seed in 42 69 12345 38274; do
+    for dt in 0.002 0.005 0.01 0.02 0.05 0.1 0.2 0.5 1.0 2.0; do
+        for v in exact jitter20 jitter30 taur_errors learned_tau_m; do
+            # shellcheck disable=SC2086  # the variant's overrides are meant to split
+            add_job "4a_${v}_dt${dt}" "$seed" 4a_params.yaml "dt=$dt" ${VARIANTS[$v]}
+        done
+    done
+done
+run_jobs

@@ -1,0 +1,17 @@
+#!/bin/bash
+# Fig. 4c: 5 (dt, tau_s) settings x 6 n_updates x 3 seeds = 90 runs (spec §4.4).
+# Base 4c_params.yaml: noise 0.2, forward filter and target low-pass on, tau = 20 with tau_m = 10 (spec Q1).
+# Group B runs at dt = 0.05 although the authors' comment says 0.1 (spec Q4).
+# Usage: bash 4c_jobs.sh [--dry-run] [key=value ...]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/jobs_lib.sh"
+parse_args "$@"
+for seed in 42 69 12345; do
+    for n in 20 50 100 200 500 1000; do
+        for setting in "0.01 0.0" "0.01 0.1" "0.05 0.0" "0.05 0.5" "0.05 2.0"; do
+            read -r dt tau_s <<< "$setting"
+            add_job "4c_dt${dt}_taus${tau_s}_n${n}" "$seed" 4c_params.yaml "dt=$dt" "tau_s=$tau_s" "n_updates=$n"
+        done
+    done
+done
+run_jobs

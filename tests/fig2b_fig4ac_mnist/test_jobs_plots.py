@@ -1,0 +1,79 @@
+"""Job scripts (dry run, local execution, overrides) and the plots reading run folders."""
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from fig2b_fig4ac_mnist import plot_2b, plot_4a, plot_4c
+from fig2b_fig4ac_mnist.src.paths import FOLDER
+
+
+def _dry(script, *extra):
+    res = subprocess.run(["bash", str(FOLDER / script), "--dry-run", *extra], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    return lines[:-1], lines[-1]
+
+
+@pytest.mark.parametrize("script,count", [("2b_jobs.sh", 40), ("4a_jobs.sh", 200), ("4c_jobs.sh", 90)])
+def test_dry_run_lists_every_run_once(script, count):
+    cmds, last = _dry(script, "epoch_qty=2")
+    assert last == f"{count} runs" and len(cmds) == count
+    outs = [c.split("--out ")[1] for c in cmds]
+    assert len(set(outs)) == count  # no two runs share a folder
+    assert all("epoch_qty=2 --out" in c for c in cmds)
+
+
+def test_2b_includes_feedback_alignment_and_spec_overrides():
+    cmds, _ = _dry("2b_jobs.sh")
+    assert sum("2b_fa.yaml" in c for c in cmds) == 10  # the run the authors' script never started
+    cmds4a, _ = _dry("4a_jobs.sh")
+    assert sum("adapt_tau=true prosp_rate_errors=true tau_width=0.2" in c for c in cmds4a) == 40
+    cmds4c, _ = _dry("4c_jobs.sh")
+    assert sum("dt=0.05 tau_s=2.0 n_updates=1000" in c for c in cmds4c) == 3
+
+
+def test_local_execution_runs_every_command(tmp_path):
+    fake = tmp_path / "fakepython"
+    fake.write_text(f"#!/bin/bash\necho \"$@\" >> {tmp_path}/calls.txt\n")
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_JOB_ID"}
+    env.update(PYTHON=str(fake), JOBS="3")
+    res = subprocess.run(["bash", str(FOLDER / "4c_jobs.sh"), "epoch_qty=2"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert len(calls) == 90 and len(set(calls)) == 90 and res.stdout.strip().endswith("90 runs, 0 failed")
+
+
+def _fake_run(root, name, seed, cfg, val_errors, test_error, status="completed"):
+    d = root / name / f"seed{seed}"
+    d.mkdir(parents=True)
+    (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    rows = ["epoch,split,loss,error,accuracy,wall_time"]
+    rows += [f"{i},val,0.1,{e},{100 - e},1.0" for i, e in enumerate(val_errors)]
+    rows.append(f"{len(val_errors) - 1},test,0.1,{test_error},{100 - test_error},1.0")
+    (d / "metrics.csv").write_text("\n".join(rows) + "\n")
+    (d / "summary.json").write_text(json.dumps({"status": status, "final": {"test_error": test_error}}))
+    return d
+
+
+def test_plots_group_runs_over_seeds(tmp_path):
+    runs = tmp_path / "runs"
+    for seed in (1, 2):
+        for v in ("2b_le", "2b_fa"):
+            _fake_run(runs, v, seed, {"dt": 0.01, "n_updates": 100, "tau_s": 0.0}, [90, 10, 5], 5)
+        for dt in (0.01, 0.1):
+            _fake_run(runs, f"4a_exact_dt{dt}", seed, {"dt": dt, "n_updates": 100, "tau_s": 0.0}, [90, 5], 4)
+        for n in (20, 50):
+            _fake_run(runs, f"4c_dt0.05_taus0.5_n{n}", seed, {"dt": 0.05, "n_updates": n, "tau_s": 0.5}, [90], 7)
+    _fake_run(runs, "2b_le", 3, {"dt": 0.01}, [90], 50, status="interrupted")  # not counted
+    got = plot_2b.plot(sorted(runs.glob("2b_*/seed*")), tmp_path / "a.png")
+    assert got == {"2b_le": 2, "2b_fa": 2}
+    assert plot_4a.plot(sorted(runs.glob("4a_*/seed*")), tmp_path / "b.png") == {"exact": {0.01: 2, 0.1: 2}}
+    assert plot_4c.plot(sorted(runs.glob("4c_*/seed*")), tmp_path / "c.png") == {
+        "dt=0.05 tau_s=0.5": {1.0: 2, 2.5: 2}}
+    assert all((tmp_path / n).stat().st_size > 1000 for n in ("a.png", "b.png", "c.png"))
