@@ -1,0 +1,169 @@
+"""End-to-end: the folders' job and submit scripts on a real single-node SLURM.
+
+    sudo bash scripts/slurm/start_local_slurm.sh && python -m pytest -m slurm tests/test_slurm.py
+
+Skipped, with the reason, when SLURM does not answer. The jobs run smoke-sized configs on the CPUs
+of the test cluster (GPU requests of the submit scripts are overridden on the sbatch command line)
+and write under a temporary folder that the test removes.
+"""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slurm
+
+REPO = Path(__file__).resolve().parents[1]
+F2B = REPO / "fig2b_fig4ac_mnist"
+F2CDE = REPO / "fig2cde_higgs_mnist_cifar10"
+F35 = REPO / "fig3fig5_dendritic_microcircuits"
+WAIT_S = 200            # upper bound for all jobs of one test
+
+
+def _slurm_problem():
+    """None when sinfo answers with a usable node, else the reason to skip."""
+    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
+        return "SLURM client tools (sinfo, sbatch) are not installed; see scripts/slurm/start_local_slurm.sh"
+    try:
+        out = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %T"], capture_output=True, text=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        return "sinfo does not answer within 15 s (is slurmctld running?)"
+    if out.returncode != 0:
+        return f"sinfo fails: {out.stderr.strip() or out.stdout.strip()} (start it: sudo bash scripts/slurm/start_local_slurm.sh)"
+    states = [line.split()[1] for line in out.stdout.splitlines() if len(line.split()) == 2]
+    if not any(s.rstrip("*~#") in ("idle", "mixed", "allocated", "completing") for s in states):
+        return f"no SLURM node is up (sinfo: {out.stdout.strip() or 'no nodes'})"
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def slurm():
+    problem = _slurm_problem()
+    if problem:
+        pytest.skip(problem)
+
+
+def sbatch(*args, env=None):
+    """Submit; returns the job id. Output files go to the folder given with -o by the caller."""
+    full_env = dict(os.environ, **(env or {}))
+    out = subprocess.run(["sbatch", "--parsable", *map(str, args)], capture_output=True, text=True,
+                         env=full_env, cwd=REPO, timeout=30)
+    assert out.returncode == 0, f"sbatch {' '.join(map(str, args))} failed: {out.stderr}"
+    return out.stdout.strip().split(";")[0]
+
+
+def job_states(job_ids):
+    """{job or array-task id: state} of the jobs squeue still lists (finished jobs drop out)."""
+    out = subprocess.run(["squeue", "-h", "-r", "-j", ",".join(job_ids), "-o", "%i %T"],
+                         capture_output=True, text=True, timeout=30)
+    return dict(line.split() for line in out.stdout.splitlines() if line.strip())
+
+
+def wait_gone(job_ids, deadline, logs=()):
+    while time.monotonic() < deadline:
+        if not job_states(job_ids):
+            return
+        time.sleep(2)
+    subprocess.run(["scancel", *job_ids], timeout=30)
+    tails = "\n".join(f"--- {p}\n{Path(p).read_text()[-2000:]}" for p in logs if Path(p).is_file())
+    pytest.fail(f"jobs {job_ids} still queued or running after {WAIT_S} s\n{tails}")
+
+
+def assert_complete(run_dir):
+    """A finished run folder: completed summary with final metrics, metrics.csv rows, config, log."""
+    run_dir = Path(run_dir)
+    for name in ("summary.json", "metrics.csv", "config.yaml", "log.txt"):
+        assert (run_dir / name).is_file(), f"{run_dir} lacks {name}: {sorted(p.name for p in run_dir.glob('*'))}"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed", f"{run_dir}: status {summary['status']} ({summary.get('error')})"
+    assert summary["final"], f"{run_dir}: no final metrics"
+    with open(run_dir / "metrics.csv") as f:
+        assert len(list(csv.DictReader(f))) >= 2, f"{run_dir}: too few metric rows"
+    return summary
+
+
+def metrics_without_time(run_dir):
+    with open(Path(run_dir) / "metrics.csv") as f:
+        return [{k: v for k, v in row.items() if k != "wall_time"} for row in csv.DictReader(f)]
+
+
+def test_bars_sweep_job_script(tmp_path):
+    """bars_jobs.sh inside an allocation: one srun step per presentation time, 2 seeds x {LE, orig}."""
+    root = tmp_path / "bars"
+    log = tmp_path / "bars-%j.out"
+    job = sbatch("-n", 1, "-o", log, "--export", "ALL,NS=10,SEEDS=1-2", "--wrap",
+                 f"bash {F35}/bars_jobs.sh --root {root} training.n_epochs=5 training.save_traces=false")
+    wait_gone([job], time.monotonic() + WAIT_S, logs=[str(log).replace("%j", job)])
+    runs = sorted(p.parent for p in root.glob("*/seed*/summary.json"))
+    assert [f"{p.parent.name}/{p.name}" for p in runs] == [
+        "bars_le_tpres_10/seed1", "bars_le_tpres_10/seed2", "bars_orig_tpres_10/seed1", "bars_orig_tpres_10/seed2"]
+    for run in runs:
+        summary = assert_complete(run)
+        assert 0.0 <= summary["final"]["test_accuracy"] <= 1.0
+
+
+ARRAY_TASK = REPO / "scripts" / "slurm" / "array_task.sh"
+# 2b_le shrunk to synthetic data: ~1 s per epoch, checkpoint after every epoch.
+FC_SMOKE = ["dataset=synthetic", "train_samples=256", "val_samples=64", "test_samples=64", "batch_size=64",
+            "n_updates=20", "epoch_qty=12"]
+
+
+def job_script_commands(script, *overrides):
+    """The run commands a folder job script prints with --dry-run (its last line is the count)."""
+    out = subprocess.run(["bash", str(script), "--dry-run", *overrides], capture_output=True, text=True,
+                         timeout=60, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert lines[-1].endswith(" runs")
+    return lines[:-1]
+
+
+def wait_for(predicate, deadline, what):
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def metric_rows(run_dir):
+    path = Path(run_dir) / "metrics.csv"
+    return len(path.read_text().splitlines()) - 1 if path.is_file() else 0
+
+
+def test_fig2b_array_preempted_task_resumes(tmp_path):
+    """Two array tasks run the same 2b_jobs.sh command; one is requeued mid-run (SIGTERM, then a
+    fresh start of the batch script) and must resume and end with the other's metrics exactly."""
+    cmd = job_script_commands(F2B / "2b_jobs.sh", *FC_SMOKE)[0]  # 2b_le, seed 42
+    assert "2b_le.yaml" in cmd and "seed=42" in cmd
+    ref, pre = tmp_path / "reference", tmp_path / "preempted"
+    commands = tmp_path / "commands.list"
+    commands.write_text(f"{cmd} --out {ref}\n{cmd} --out {pre}\n")  # the last --out wins
+    log = tmp_path / "task-%A_%a.out"
+    job = sbatch("--array=0-1", "-o", log, ARRAY_TASK, commands)
+    deadline = time.monotonic() + WAIT_S
+    task = f"{job}_1"
+    wait_for(lambda: job_states([job]).get(task) == "RUNNING" and metric_rows(pre) >= 2, deadline,
+             "the second task to log two epochs")
+    subprocess.run(["scontrol", "requeue", task], check=True, timeout=30)
+    # SLURM holds a requeued job back (BeginTime); release it at once.
+    def restarted():
+        state = job_states([job]).get(task)
+        if state == "PENDING":
+            subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], timeout=30)
+        return state in ("RUNNING", None) and "resuming" in (pre / "log.txt").read_text()
+    wait_for(restarted, deadline, "the requeued task to restart and resume")
+    logs = [str(log).replace("%A", job).replace("%a", str(i)) for i in (0, 1)]
+    wait_gone([job], deadline, logs=logs)
+    assert_complete(ref)
+    assert_complete(pre)
+    text = (pre / "log.txt").read_text()
+    assert "interrupted by signal 15" in text and "resuming" in text
+    assert metrics_without_time(pre) == metrics_without_time(ref)
+    final = lambda d: json.loads((d / "summary.json").read_text())["final"]  # noqa: E731
+    assert final(pre) == final(ref)
