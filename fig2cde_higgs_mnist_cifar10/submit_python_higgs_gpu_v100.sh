@@ -1,0 +1,55 @@
+#!/bin/bash
+# Fig. 2c (HIGGS): LE then BP for one paper seed per array task (seeds 1 2 3 5 7 8 13 21 34).
+#
+#   bash submit_python_higgs_gpu_v100.sh [key=value ...]     creates logs/ here, then sbatch's itself
+#   mkdir -p logs && sbatch submit_python_higgs_gpu_v100.sh   the same by hand (from any folder)
+#   SEED=1 bash submit_python_higgs_gpu_v100.sh               one seed, no SLURM
+#
+# Environment: LE_PARTITION, LE_ACCOUNT (passed to sbatch when set; the authors used gpus / insel;
+# SBATCH_PARTITION / SBATCH_ACCOUNT work with plain sbatch), LE_CONFIG / BP_CONFIG (default: the paper
+# configs), LE_OVERRIDES / BP_OVERRIDES (key=value lists for one run), LE_RUNS_DIR (default: runs/ of
+# this folder). Extra arguments are overrides for both runs, e.g. a smoke sweep:
+#   LE_CONFIG=configs/smoke_higgs_le.yaml BP_CONFIG=configs/smoke_higgs_bp.yaml bash submit_python_higgs_gpu_v100.sh
+# Runs go to <runs>/<config stem>/seed<seed>/; a requeued or rerun task resumes from its checkpoint.
+#SBATCH --job-name=LE_fig2c_higgs
+#SBATCH --output=logs/%x_%A_%a.out
+#SBATCH --error=logs/%x_%A_%a.err
+#SBATCH --time=96:00:00
+#SBATCH --gres=gpu:1
+#SBATCH --cpus-per-task=4
+#SBATCH --mem=32G
+#SBATCH --array=0-8
+#SBATCH --requeue
+#SBATCH --signal=B:TERM@300
+set -uo pipefail
+TASK=higgs
+SEEDS=(1 2 3 5 7 8 13 21 34)
+
+if [[ -z "${SLURM_JOB_ID:-}" && -z "${SEED:-}" ]]; then  # submit the array
+    mkdir -p logs
+    extra=()
+    [[ -n "${LE_PARTITION:-}" ]] && extra+=(--partition="$LE_PARTITION")
+    [[ -n "${LE_ACCOUNT:-}" ]] && extra+=(--account="$LE_ACCOUNT")
+    exec sbatch "${extra[@]}" "$0" "$@"
+fi
+if [[ -z "${SEED:-}" ]]; then
+    if [[ -z "${SLURM_ARRAY_TASK_ID:-}" ]]; then
+        echo "error: no SEED and no SLURM array index" >&2
+        exit 2
+    fi
+    SEED=${SEEDS[$SLURM_ARRAY_TASK_ID]}
+fi
+# under sbatch this file runs from a spool copy: find the folder through the installed package
+HERE=$("${PYTHON:-python}" -c 'import fig2cde_higgs_mnist_cifar10 as m, os; print(os.path.dirname(m.__file__))')
+echo "[$(date -Is)] $TASK seed $SEED on $(hostname) in $(pwd)"
+# run in the background and wait, so that this shell can forward SIGTERM from SLURM
+bash "$HERE/run_le_bp_seed.sh" "$TASK" "$SEED" "$@" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null' TERM
+trap 'kill -USR1 $pid 2>/dev/null' USR1
+while true; do
+    wait "$pid"
+    rc=$?
+    kill -0 "$pid" 2>/dev/null || break
+done
+exit "$rc"
