@@ -86,8 +86,11 @@ class FourierNet:
         return out_prev, self.u[1].copy()
 
 
-def run(p, steps=None, dtype=np.float32):
-    """history: steps x 4 = (t in s, target y^n, output u_hat_1^{n-1}, u_1 after the step)."""
+def run(p, steps=None, dtype=np.float32, hook=None, every=1000):
+    """history: steps x 4 = (t in s, target y^n, output u_hat_1^{n-1}, u_1 after the step).
+
+    hook(n) is called every `every` steps (stop checks).
+    """
     t, x, y = inputs_and_target(p, steps, dtype)
     net = FourierNet(p, dtype)
     hist = np.empty((len(t), 4), dtype)
@@ -96,4 +99,6 @@ def run(p, steps=None, dtype=np.float32):
         beta = dtype(p.beta if n < n_learn else 0.0)
         out, u1 = net.step(x[n], y[n], beta)
         hist[n] = (t[n], y[n], out[0], u1[0])
+        if hook is not None and n % every == 0:
+            hook(n)
     return hist, net

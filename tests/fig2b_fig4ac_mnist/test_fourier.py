@@ -58,3 +58,17 @@ def test_learning_reduces_error_in_a_short_run():
     hist, _ = run(p, steps=6000)
     first, last = np.abs(hist[:500, 1] - hist[:500, 2]).mean(), np.abs(hist[-500:, 1] - hist[-500:, 2]).mean()
     assert last < 0.6 * first
+
+
+def test_entry_writes_a_run_folder(tmp_path):
+    import json
+
+    from fig2b_fig4ac_mnist.src import fourier_synthesis
+
+    out = tmp_path / "f"
+    assert fourier_synthesis.main(["--steps", "1500", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["final"]["steps"] == 1500
+    for name in ("le.npy", "no_prospective.npy", "config.yaml", "fourier_synthesis.png"):
+        assert (out / name).is_file()
+    assert np.load(out / "le.npy").shape == (1500, 4)
