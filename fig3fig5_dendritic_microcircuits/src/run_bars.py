@@ -267,7 +267,8 @@ def cmd_sweep(argv):
             key = (nw.steps(nw.t_pattern), tuple(nw.dims), nw.bias.on, cfg.training.engine,
                    cfg.training.n_epochs, cfg.training.n_val_samples,
                    cfg.training.bars_drop_last_pattern, cfg.training.record_dt,
-                   cfg.training.save_traces, str(cfg.training.recorded_quants),
+                   cfg.training.save_traces,
+                   str(cfg.training.recorded_quants) if cfg.training.save_traces else "",
                    str(cfg.training.snapshot_epochs))
             groups.setdefault(key, []).append((cfg, out))
     code = 0
