@@ -202,3 +202,12 @@ def test_snapshot_epochs_and_bias_option(tmp_path):
     with np.load(out / "weights_epoch00001.npz") as a, np.load(out / "weights_epoch00002.npz") as b:
         assert a["W_up_1"].shape == (30, 10) and a["W_ip_1"].shape == (3, 31)   # bias column
         assert not np.array_equal(a["W_up_1"], b["W_up_1"])
+
+
+def test_sweep_puts_le_and_orig_of_one_N_into_one_ensemble(tmp_path, capsys):
+    code = run_bars.main(["sweep", str(CONFIGS / "bars_le_tpres_500.yaml"),
+                          str(CONFIGS / "bars_orig_tpres_500.yaml"), "--seeds", "1-2", "--root",
+                          str(tmp_path), "training.n_epochs=1"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.count("ensemble of") == 1 and "ensemble of 4 runs, 500 steps" in out
