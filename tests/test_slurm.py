@@ -65,12 +65,15 @@ def job_states(job_ids):
 
 
 def wait_gone(job_ids, deadline, logs=()):
+    """Wait until squeue no longer lists the jobs; on timeout cancel them and fail with their logs
+    (`logs`: absolute paths or glob patterns)."""
     while time.monotonic() < deadline:
         if not job_states(job_ids):
             return
         time.sleep(2)
     subprocess.run(["scancel", *job_ids], timeout=30)
-    tails = "\n".join(f"--- {p}\n{Path(p).read_text()[-2000:]}" for p in logs if Path(p).is_file())
+    files = [f for pattern in logs for f in sorted(Path("/").glob(str(pattern).lstrip("/")))]
+    tails = "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in files if p.is_file())
     pytest.fail(f"jobs {job_ids} still queued or running after {WAIT_S} s\n{tails}")
 
 
@@ -167,3 +170,24 @@ def test_fig2b_array_preempted_task_resumes(tmp_path):
     assert metrics_without_time(pre) == metrics_without_time(ref)
     final = lambda d: json.loads((d / "summary.json").read_text())["final"]  # noqa: E731
     assert final(pre) == final(ref)
+
+
+def test_fig2cde_submit_script_array(tmp_path):
+    """submit_python_mnist_gpu_v100.sh as documented (`sbatch` from any folder) with its environment
+    hooks for smoke configs and a temporary runs folder; the GPU, CPU and memory requests of its
+    #SBATCH lines are overridden on the command line for a CPU-only test cluster."""
+    (tmp_path / "logs").mkdir()
+    env = {"LE_CONFIG": str(F2CDE / "configs" / "smoke_mnist_le.yaml"),
+           "BP_CONFIG": str(F2CDE / "configs" / "smoke_mnist_bp.yaml"),
+           "LE_RUNS_DIR": str(tmp_path / "runs"), "OMP_NUM_THREADS": "1"}
+    full_env = dict(os.environ, **env)
+    out = subprocess.run(["sbatch", "--parsable", "--gres=none", "--cpus-per-task=1", "--mem=500M", "--array=0",
+                          str(F2CDE / "submit_python_mnist_gpu_v100.sh"), "device=cpu", "epochs=1"],
+                         capture_output=True, text=True, env=full_env, cwd=tmp_path, timeout=30)
+    assert out.returncode == 0, out.stderr
+    job = out.stdout.strip().split(";")[0]
+    wait_gone([job], time.monotonic() + WAIT_S, logs=[tmp_path / "logs" / "*"])
+    for stem in ("smoke_mnist_le", "smoke_mnist_bp"):
+        summary = assert_complete(tmp_path / "runs" / stem / "seed1")  # array task 0 = paper seed 1
+        assert 0.0 <= summary["final"]["test_error"] <= 1.0
+        assert summary["final"]["epochs"] == 1

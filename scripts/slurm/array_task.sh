@@ -19,6 +19,8 @@ LIST="${1:?usage: sbatch --array=0-N array_task.sh /absolute/path/to/command.lis
 TASK="${SLURM_ARRAY_TASK_ID:-${TASK:-0}}"
 CMD="$(sed -n "$((TASK + 1))p" "$LIST")"
 [[ -n "$CMD" ]] || { echo "array_task: $LIST has no line $((TASK + 1)) (task $TASK)" >&2; exit 2; }
+# Math libraries default to one thread per core of the node; stay within the CPUs of this task.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"
 echo "array_task: task $TASK (restart ${SLURM_RESTART_COUNT:-0}) on $(hostname): $CMD"
 # exec: the run itself receives SLURM's SIGTERM on preemption and checkpoints before it exits.
 eval "exec $CMD"
