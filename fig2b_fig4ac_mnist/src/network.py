@@ -12,10 +12,6 @@ import numpy as np
 import torch
 
 
-def _get(cfg, name, default):
-    return getattr(cfg, name, default)
-
-
 class LENetwork:
     """B parallel copies of the LE network sharing W and b (spec §1.9).
 
@@ -215,23 +211,23 @@ class LENetwork:
                     lst[l].copy_(src)
 
     def state_dict(self):
-        """Everything a resumed run needs: parameters, time constants, neuron states, noise RNG."""
+        """Everything a resumed run needs: parameters, time constants, neuron states, noise RNG (copies)."""
+        def cp(ts):
+            return [t.detach().cpu().clone() for t in ts]
         return {
-            "W": [t.cpu() for t in self.W], "b": [t.cpu() for t in self.b], "B": [t.cpu() for t in self.B],
-            "tau": [t.cpu() for t in self.tau], "tau_m": [t.cpu() for t in self.tau_m],
-            "states": {k: [t.cpu() for t in getattr(self, k)]
-                       for k in ("u", "u_hat", "d", "I", "e", "r", "phi", "rbar", "gbar")},
-            "ybar": self.ybar.cpu(), "batch": self.batch, "tau_learning": list(self.tau_learning),
+            "W": cp(self.W), "b": cp(self.b), "B": cp(self.B), "tau": cp(self.tau), "tau_m": cp(self.tau_m),
+            "states": {k: cp(getattr(self, k)) for k in ("u", "u_hat", "d", "I", "e", "r", "phi", "rbar", "gbar")},
+            "ybar": self.ybar.detach().cpu().clone(), "batch": self.batch, "tau_learning": list(self.tau_learning),
             "gen": self.gen.get_state(),
         }
 
     def load_state_dict(self, sd):
         to = dict(device=self.device, dtype=self.dtype)
         for k in ("W", "b", "B", "tau", "tau_m"):
-            setattr(self, k, [t.to(**to).contiguous() for t in sd[k]])
+            setattr(self, k, [t.to(**to).clone().contiguous() for t in sd[k]])
         for k, ts in sd["states"].items():
-            setattr(self, k, [t.to(**to).contiguous() for t in ts])
-        self.ybar = sd["ybar"].to(**to)
+            setattr(self, k, [t.to(**to).clone().contiguous() for t in ts])
+        self.ybar = sd["ybar"].to(**to).clone()
         self.batch = sd["batch"]
         self.tau_learning = list(sd["tau_learning"])
         self.gen.set_state(sd["gen"])
