@@ -11,6 +11,7 @@ results.md and never enter a mean. results.md has one row per setting and metric
 """
 import argparse
 import importlib.util
+import json
 import sys
 import traceback
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from runs_index import find_runs, fmt_mean_std, group_runs  # noqa: E402
+from runs_index import Run, find_runs, fmt_mean_std, group_runs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 F2B, F2CDE, F35 = "fig2b_fig4ac_mnist", "fig2cde_higgs_mnist_cifar10", "fig3fig5_dendritic_microcircuits"
@@ -46,9 +47,20 @@ class Panel:
 
 
 PANELS = (
+    Panel("fig1", "Fig. 1 (style): relaxation of a neuron chain, LE vs no prospective rates", F2B,
+          ("relaxation_demo.py",), "", f"{F2B}/src/relaxation_demo.py",
+          (("le_smooth_lag_tau", "LE: output lag on a smooth input (tau_m)"),
+           ("no_prospective_smooth_lag_tau", "no prospective: output lag on a smooth input (tau_m)"),
+           ("le_step_lag_tau", "LE: time to within 5 % after a step (tau_m)"),
+           ("no_prospective_step_lag_tau", "no prospective: time to within 5 % after a step (tau_m)")),
+          1, "LE neurons follow their input without relaxation lag; leaky neurons lag by several tau_m",
+          per_run=True),
     Panel("fig2a", "Fig. 2a: Fourier synthesis of a sawtooth (LE vs no prospective coding)", F2B,
-          ("fourier_synthesis.py",), "", f"{F2B}/plot_2a.py", (("final_mse", "final MSE"),), 1,
-          "the LE network learns the sawtooth; without prospective coding it lags"),
+          ("fourier_synthesis.py",), "", f"{F2B}/src/fourier_synthesis.py",
+          (("le_mean_abs_error_after_learning", "LE: mean |target - output| after learning"),
+           ("no_prospective_mean_abs_error_after_learning", "no prospective: mean |target - output| after learning")),
+          1, "the LE network reproduces the sawtooth after learning; without prospective rates it lags behind",
+          per_run=True),
     Panel("fig2b", "Fig. 2b: MNIST error vs epoch", F2B, ("train.py",), "2b_", f"{F2B}/plot_2b.py",
           (("test_error", "test error (%)"),), 10,
           "LE and LE+FA learn MNIST; the non-prospective and big-tau networks do markedly worse"),
@@ -70,6 +82,36 @@ PANELS = (
           "the student's weights converge to the teacher's and the output matches the teacher's",
           per_run=True),
 )
+
+
+def _demo_run(path, marker):
+    """A Run for the output folder of fig2a's or fig1's demo script (not a standard run folder)."""
+    try:
+        info = json.loads((path / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if marker == "le.npy" and (path / "no_prospective.npy").is_file() and "params" in info:
+        final = {k: v for k, v in info.items() if k.endswith("_after_learning")}
+        return Run(path, {"status": "completed", "final": final}, info["params"], F2B, "fourier_synthesis.py",
+                   path.name, info["params"].get("seed"))
+    if marker == "traces.npz" and "layers" in info and "le" in info:
+        final = {}
+        for chain in ("le", "no_prospective"):
+            final[f"{chain}_smooth_lag_tau"] = info[chain]["smooth_lag_tau"]
+            final[f"{chain}_step_lag_tau"] = max(info[chain]["step_lag_tau"])
+        config = {k: v for k, v in info.items() if not isinstance(v, dict)}
+        return Run(path, {"status": "completed", "final": final}, config, F2B, "relaxation_demo.py", path.name, None)
+    return None
+
+
+def find_demos(roots):
+    """The outputs of fourier_synthesis.py (le.npy, no_prospective.npy, summary.json with params) and
+    relaxation_demo.py (traces.npz, summary.json with the lags), as Runs."""
+    found = []
+    for root in map(Path, roots):
+        for marker in ("le.npy", "traces.npz"):
+            found += [r for r in (_demo_run(p.parent, marker) for p in sorted(root.rglob(marker))) if r]
+    return found
 
 
 def default_roots():
@@ -140,6 +182,7 @@ def make_figures(roots, out_dir):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs, problems = find_runs(roots)
+    runs += find_demos(roots)
     notes = list(problems)
     table, figures = [], {}
     lines = ["# Results", "", f"Run folders: {len(runs)} under {', '.join(str(r) for r in roots)}.",

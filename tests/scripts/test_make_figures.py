@@ -20,7 +20,8 @@ def fake_plots(monkeypatch):
 
     def load(plot_file):
         def plot(run_dirs, out_path):
-            calls.setdefault(Path(plot_file).name, []).append(sorted(Path(p).name for p in run_dirs))
+            dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else run_dirs  # per-run plots get one folder
+            calls.setdefault(Path(plot_file).name, []).append(sorted(Path(p).name for p in dirs))
             Path(out_path).write_text("figure")
         return plot, None
 
@@ -76,3 +77,20 @@ def test_stray_runs_are_noted(tmp_path, fake_plots):
     make_run(tmp_path, F2B, "src/train.py", "smoke", 1, final={"test_error": 5.0})
     _, figures, notes = make_figures.make_figures([tmp_path], tmp_path / "fig")
     assert not figures and len(notes) == 1 and "smoke" in notes[0]
+
+
+def test_fourier_outputs_are_found(tmp_path, fake_plots):
+    import json
+    import numpy as np
+    out = tmp_path / "fig2a_fourier"
+    out.mkdir()
+    for name in ("le", "no_prospective"):
+        np.save(out / f"{name}.npy", np.zeros((3, 4)))
+    (out / "summary.json").write_text(json.dumps({"steps": 3, "params": {"seed": 1234},
+                                                  "le_mean_abs_error_after_learning": 0.1,
+                                                  "no_prospective_mean_abs_error_after_learning": 0.3}))
+    table, figures, notes = make_figures.make_figures([tmp_path], tmp_path / "fig")
+    assert sorted(p.name for p in figures["fig2a"]) == ["fig2a.pdf", "fig2a.png"]
+    assert fake_plots["fourier_synthesis.py"][0] == ["fig2a_fourier"]
+    values = {r["metric"].split(":")[0]: r["mean"] for r in table}
+    assert values == {"LE": 0.1, "no prospective": 0.3} and not notes

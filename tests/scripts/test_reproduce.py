@@ -1,0 +1,121 @@
+"""scripts/reproduce.py: the quick plan (data fallbacks, valid overrides), dry runs, paper counts."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+import plan_quick  # noqa: E402
+import reproduce  # noqa: E402
+from common.config import load_config  # noqa: E402
+
+NO_DATA = {"mnist": False, "fashion_mnist": False, "cifar10": False, "higgs": False}
+
+
+def _dataset(step):
+    return next((a.split("=", 1)[1] for a in step.argv if a.startswith("dataset=")), None)
+
+
+def test_without_data_mnist_panels_are_skipped_with_the_command(tmp_path):
+    steps, skipped, banners = plan_quick.quick_steps(NO_DATA, tmp_path)
+    assert {s.panel for s in steps} == {"fig1", "fig2a", "fig3", "fig5"}
+    why = dict(skipped)
+    for panel in ("fig2b", "fig4a", "fig4c"):
+        assert "python scripts/fetch_data.py mnist" in why[panel]
+    assert "python scripts/fetch_data.py higgs" in why["fig2c (HIGGS)"]
+    assert "python scripts/fetch_data.py cifar10" in why["fig2e (CIFAR-10)"]
+    assert not banners
+
+
+def test_fashion_mnist_stands_in_loudly(tmp_path):
+    steps, _, banners = plan_quick.quick_steps(dict(NO_DATA, fashion_mnist=True), tmp_path)
+    vision = [s for s in steps if s.panel in ("fig2b", "fig4a", "fig4c", "fig2cde")]
+    assert {s.panel for s in vision} == {"fig2b", "fig4a", "fig4c", "fig2cde"}
+    assert all(_dataset(s) == "fashion_mnist" for s in vision)
+    assert len(banners) == 1 and "STANDS IN FOR MNIST" in banners[0]
+
+
+def test_real_data_used_when_present(tmp_path):
+    data = {"mnist": True, "fashion_mnist": True, "cifar10": True, "higgs": True}
+    steps, skipped, banners = plan_quick.quick_steps(data, tmp_path)
+    assert not skipped and not banners
+    two_cde = {_dataset(s) for s in steps if s.panel == "fig2cde"}
+    assert two_cde == {"mnist", "higgs", "cifar10"}
+    assert all(_dataset(s) == "mnist" for s in steps if s.panel in ("fig2b", "fig4a", "fig4c"))
+
+
+def test_only_selects_panels(tmp_path):
+    steps, _, _ = plan_quick.quick_steps(NO_DATA, tmp_path, only=["fig3"])
+    assert {s.panel for s in steps} == {"fig3"} and len(steps) == len(plan_quick.BARS_N)
+
+
+def _config_class(script):
+    if script.endswith("fig2b_fig4ac_mnist/src/train.py"):
+        from fig2b_fig4ac_mnist.src.config import Config
+        return Config
+    if script.endswith("fig2cde_higgs_mnist_cifar10/train.py"):
+        from fig2cde_higgs_mnist_cifar10.config import Config
+        return Config
+    from fig3fig5_dendritic_microcircuits.src import config
+    return config.MimicConfig if script.endswith("run_single_mc.py") else config.BarsConfig
+
+
+def test_every_step_names_an_existing_script_and_valid_overrides(tmp_path):
+    """Each quick run's config with its overrides loads through the folder's own Config class, so a
+    renamed key or a bad value shows up here, not 10 minutes into reproduce.py."""
+    data = {"mnist": True, "fashion_mnist": True, "cifar10": True, "higgs": True}
+    steps, _, _ = plan_quick.quick_steps(data, tmp_path)
+    names = [s.name for s in steps]
+    assert len(names) == len(set(names))
+    for step in steps:
+        script = step.argv[1]
+        assert Path(script).is_file(), script
+        configs = [a for a in step.argv if a.endswith(".yaml")]
+        overrides = [a for a in step.argv[2:] if "=" in a and not a.startswith("-")]
+        for config in configs:
+            load_config(_config_class(script), config, overrides)
+        out = step.argv[step.argv.index("--out" if "--out" in step.argv else "--root") + 1]
+        assert Path(out).is_relative_to(tmp_path)
+
+
+def test_progress_rescales_estimates():
+    steps = [plan_quick.Step("p", f"s{i}", "t", [], est_s=10.0) for i in range(3)]
+    progress = reproduce.Progress(steps)
+    assert progress.remaining() == 30.0
+    progress.finished(steps[0], 20.0)              # twice as slow as estimated
+    assert progress.remaining() == pytest.approx(40.0)
+    assert progress.remaining(steps[1], 5.0) == pytest.approx(35.0)
+
+
+def test_dry_run_cli(tmp_path):
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "--dry-run", "--only", "fig3,fig5",
+                          "--runs", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"{len(plan_quick.BARS_N) + 1} steps, estimated" in out.stdout
+    assert "run_single_mc.py train" in out.stdout and not list(tmp_path.iterdir())
+    bad = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "--only", "fig9"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "fig9" in bad.stderr
+
+
+def test_paper_dry_run_counts_the_sweeps():
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "--profile", "paper", "--dry-run"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    # the paper's sweeps (spec seeds and grids): 4 x 10, 5 x 10 x 4, 5 x 6 x 3, 22 x 10, 3 tasks x 2 x 9
+    for panel, runs in (("fig2b", 40), ("fig4a", 200), ("fig4c", 90), ("fig3", 220), ("fig2cde", 54)):
+        assert f"{panel}: " in text and f"{runs} runs in" in text.split(f"\n{panel}: ")[1].split("\n")[0]
+    assert "core-hours" in text
+
+
+@pytest.mark.slow
+def test_one_panel_end_to_end(tmp_path):
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "--only", "fig5",
+                          "--runs", str(tmp_path / "runs"), "--figures", str(tmp_path / "fig")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (tmp_path / "fig" / "fig5.png").is_file() and (tmp_path / "fig" / "results.md").is_file()
+    assert "mimic_tpres_100" in out.stdout and "final validation MSE" in out.stdout
