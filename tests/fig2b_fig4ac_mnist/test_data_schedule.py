@@ -70,7 +70,7 @@ def _run_schedule(tmp_path, monkeypatch, epoch_qty):
 
 
 def test_schedule_counts(tmp_path, monkeypatch):
-    _run_schedule(tmp_path, monkeypatch, 12)
+    _run_schedule(tmp_path, monkeypatch, 5)
 
 
 @pytest.mark.slow
