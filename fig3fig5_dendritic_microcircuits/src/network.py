@@ -33,7 +33,8 @@ def _resolve_engine(engine):
 
 
 class Microcircuits:
-    """K networks with shared dims/bias. `engine`: 'numba' (compiled), 'numpy' (reference) or 'auto'."""
+    """K networks with shared dims/bias. `init_weights`: one dict of half-widths {up, down, pi, ip}
+    or one per network. `engine`: 'numba' (compiled), 'numpy' (reference) or 'auto'."""
 
     def __init__(self, dims, params, seeds, bias_on=False, init_weights=None, engine="auto"):
         if len(params) != len(seeds):
@@ -43,6 +44,7 @@ class Microcircuits:
         self.params = list(params)
         self.K = len(params)
         iw = init_weights or {"up": 1.0, "down": 1.0, "pi": 1.0, "ip": 1.0}
+        iws = list(iw) if isinstance(iw, (list, tuple)) else [iw] * len(params)   # one per network
         self.S = np.zeros((self.K, self.lay.n_state), dtype=np.float32)    # (K, n_state)
         self.rate = np.zeros((self.K, self.lay.n_rate), dtype=np.float32)  # (K, n_rate) φ(p(X))
         self.rngs = [np.random.RandomState(s) for s in seeds]               # spec §1.1 legacy seed
@@ -51,7 +53,7 @@ class Microcircuits:
                 shape = self.lay.fields[(layer, f)][1]
                 key = "up" if f == "W_up" else f[2:]
                 s = rng.random_sample(shape).astype(np.float32)              # spec Q13: cast first
-                self.lay.view(self.S, layer, f)[k] = (s - 0.5) * 2 * iw[key]
+                self.lay.view(self.S, layer, f)[k] = (s - 0.5) * 2 * iws[k][key]
         self.par, self.par64, self.ipar = pack(self.params, self.lay.n_layers)
         self.active = np.ones(self.K, dtype=bool)                            # False once diverged
         self._run_state = None

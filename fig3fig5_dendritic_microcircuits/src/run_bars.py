@@ -48,7 +48,8 @@ def build(cfgs):
     net0 = cfgs[0].network
     net = Microcircuits(net0.dims, [c.network.net_params() for c in cfgs],
                         [c.training.seed for c in cfgs], bias_on=net0.bias.on,
-                        init_weights=net0.init_dict(), engine=cfgs[0].training.engine)
+                        init_weights=[c.network.init_dict() for c in cfgs],
+                        engine=cfgs[0].training.engine)
     for k, c in enumerate(cfgs):
         if c.training.init_selfpred:
             net.reflect([k])

@@ -211,3 +211,19 @@ def test_sweep_puts_le_and_orig_of_one_N_into_one_ensemble(tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert out.count("ensemble of") == 1 and "ensemble of 4 runs, 500 steps" in out
+
+
+def test_diverging_member_of_a_sweep_leaves_the_others_intact(tmp_path):
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg["training"]["init_selfpred"] = False
+    cfg["network"]["init_weights"].update(down=1000.0, pi=1000.0)
+    bad = tmp_path / "smoke_bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    assert run_bars.main(["sweep", str(SMOKE), str(bad), "--seeds", "12354", "--root",
+                          str(tmp_path / "s")]) == 0
+    assert summary(tmp_path / "s" / "smoke_bad" / "seed12354")["status"] == "diverged"
+    good = tmp_path / "s" / "smoke_bars" / "seed12354"
+    assert summary(good)["status"] == "completed"
+    alone = tmp_path / "alone"
+    assert run_bars.main(["train", str(SMOKE), "--seed", "12354", "--out", str(alone)]) == 0
+    assert rows(alone) == rows(good)
