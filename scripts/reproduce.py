@@ -14,6 +14,7 @@ goes through the folders' job and submit scripts (see plan_paper.py).
 """
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,7 +40,8 @@ class Progress:
         self.steps, self.t0, self.done_est, self.done_real = steps, time.monotonic(), 0.0, 0.0
 
     def remaining(self, current=None, current_elapsed=0.0):
-        scale = self.done_real / self.done_est if self.done_est > 0 else 1.0
+        # measured / estimated so far, damped by a minute of prior so that one step does not swing it
+        scale = (self.done_real + 60.0) / (self.done_est + 60.0)
         left = sum(s.est_s for s in self.steps if not s.finished and s is not current)
         if current is not None:
             left += max(current.est_s * scale - current_elapsed, 0.0) / scale
@@ -67,12 +69,20 @@ def run_step(step, index, total, progress, log_dir, every=20.0):
         out.flush()
         proc = subprocess.Popen(step.argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
         last = t0
-        while proc.poll() is None:
-            time.sleep(0.5)
-            now = time.monotonic()
-            if now - last >= every:
-                last = now
-                progress.line(f"      {step.title}: running {_fmt_s(now - t0)}", step, now - t0)
+        try:
+            while proc.poll() is None:
+                time.sleep(0.5)
+                now = time.monotonic()
+                if now - last >= every:
+                    last = now
+                    progress.line(f"      {step.title}: running {_fmt_s(now - t0)}", step, now - t0)
+        except KeyboardInterrupt:  # let the run checkpoint (SIGTERM), then stop
+            proc.terminate()
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
     seconds = time.monotonic() - t0
     progress.finished(step, seconds)
     if proc.returncode == 0:
@@ -83,6 +93,10 @@ def run_step(step, index, total, progress, log_dir, every=20.0):
     for line in tail:
         print(f"      | {line}")
     return False, seconds, f"exit code {proc.returncode}, see {log}"
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def show(argv):
@@ -110,10 +124,16 @@ def run_quick(args):
           f"logs in {log_dir}", flush=True)
     progress = Progress(steps)
     failed = []
-    for i, step in enumerate(steps, 1):
-        ok, _, note = run_step(step, i, len(steps), progress, log_dir)
-        if not ok:
-            failed.append((step, note))
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        for i, step in enumerate(steps, 1):
+            ok, _, note = run_step(step, i, len(steps), progress, log_dir)
+            if not ok:
+                failed.append((step, note))
+    except KeyboardInterrupt:
+        print("\ninterrupted: rerun the same command to continue (completed runs are skipped, interrupted "
+              "runs resume from their checkpoints)")
+        return 130
     progress.line("assembling figures")
     table, figures, notes = make_figures([args.runs], args.figures)
     print("\nResults (mean ± std over seeds; reduced-size runs, not the paper's schedule):")

@@ -84,7 +84,7 @@ def test_progress_rescales_estimates():
     steps = [plan_quick.Step("p", f"s{i}", "t", [], est_s=10.0) for i in range(3)]
     progress = reproduce.Progress(steps)
     assert progress.remaining() == 30.0
-    progress.finished(steps[0], 20.0)              # twice as slow as estimated
+    progress.finished(steps[0], 80.0)              # 70 s slower than estimated: scale (80+60)/(10+60) = 2
     assert progress.remaining() == pytest.approx(40.0)
     assert progress.remaining(steps[1], 5.0) == pytest.approx(35.0)
 
