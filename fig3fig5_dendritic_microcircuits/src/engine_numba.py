@@ -1,8 +1,8 @@
 """Compiled engine: the same step as engine_numpy.py as one numba loop over networks, patterns, steps.
 
 Why compiled: one step of the [9, 30, 3] microcircuit is ~1.3k multiply-adds and ~70 softplus calls, so
-a per-step numpy loop is bound by call overhead (~10 us per network-step even batched over 20 networks);
-the loop below runs each network independently at ~1 us per step. Networks are simulated one after the
+a per-step numpy loop is bound by call overhead (~25 us CPU per network-step even batched over 20
+networks); the loop below runs each network independently at ~1.8 us per step. Networks are simulated one after the
 other with no shared accumulation, so an ensemble gives bit-identical results to K single runs.
 Arithmetic is float32 in the same operation order as the numpy reference (matvec sums are sequential
 here and pairwise in numpy, so the two agree to float32 rounding, not bitwise).
@@ -203,6 +203,7 @@ def _output(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, rfs, learn, stor
 def _run(s, rate, par, par64, ipar, tab, roff, run_off, dims, bias, X, T, learn, n, out,
          rec_idx, trace, acc, cnt, ptr, c, rbuf, ybuf, ylast, flag_last, active, div_at,
          store_delta, v_max):
+    """Spec §3 loop; same arguments and effects as engine_numpy.run (see Microcircuits.run)."""
     K, P = X.shape[0], X.shape[1]
     L = dims.shape[0] - 1
     N0, NL = dims[0], dims[L]
