@@ -168,6 +168,11 @@ class RunFolder:
     def stop_requested(self):
         return self._stop_signal is not None
 
+    @property
+    def stop_signal(self):
+        """The signal number that asked the run to stop, or None."""
+        return self._stop_signal
+
     def check_stop(self):
         """Call at safe points: raises Interrupted once SIGTERM/SIGUSR1 has arrived."""
         if self._stop_signal is not None:

@@ -30,7 +30,7 @@ class RunGroup:
     def stop_signal(self):
         for run in self.runs:
             if run.stop_requested():
-                return run._stop_signal
+                return run.stop_signal
         return None
 
     def mark(self, run, outcome):
