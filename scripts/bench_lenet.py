@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from fig2cde_higgs_mnist_cifar10.model.architectures import build_le, equivalent_ann
+from fig2cde_higgs_mnist_cifar10.model.architectures import Clip01, build_le, equivalent_ann
 from fig2cde_higgs_mnist_cifar10.model.le_sequential import le_learning_rate
 
 BATCH = 128
@@ -25,7 +25,9 @@ def measure(quick: bool = False) -> list[dict]:
     torch.manual_seed(0)
     net = build_le("mnist", beta=0.1, tau=10.0, dt=0.1, eta=le_learning_rate(128, 100, 0.1),
                    lr_factors=[1.0, 0.2, 0.1, 0.1, 0.1, 0.1], variant="vanilla")
-    ann = equivalent_ann(net)
+    # the same network with torch's own clip (Hardtanh), so the reference is plain torch
+    ann = torch.nn.Sequential(*[torch.nn.Hardtanh(0.0, 1.0) if isinstance(m, Clip01) else m
+                                for m in equivalent_ann(net)])
     opt = torch.optim.SGD(ann.parameters(), lr=1e-3)
     x = torch.rand(BATCH, 1, 28, 28)  # [B, 1, 28, 28]
     y = torch.nn.functional.one_hot(torch.randint(0, 10, (BATCH,)), 10).float()  # [B, 10]

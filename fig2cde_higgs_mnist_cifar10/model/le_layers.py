@@ -68,7 +68,6 @@ class _Stage:
             if n in state:
                 setattr(self, n, state[n].to(self.device, self.dtype).clone())
                 self.batch_size = state[n].shape[0]
-        self.eps_zero = False  # unknown: compute as if nonzero (exact either way)
 
 
 class _WeightStage(_Stage):
@@ -92,15 +91,19 @@ class _WeightStage(_Stage):
         self.dW: torch.Tensor | None = None
         self.db: torch.Tensor | None = None
 
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        super().load_state_dict(state)
+        self.eps_zero = False  # unknown: compute as if nonzero (exact either way)
+
     def _neurons(self, a: torch.Tensor) -> None:
-        """Membrane update and prospective voltage from the basal input a (spec §1.2 step 2-3)."""
-        du = a.sub_(self.u)
-        if not self.eps_zero:
-            du.add_(self.eps)
-        du.div_(self.tau)  # du/dt = (a - u + eps) / tau, in a's memory
-        torch.add(self.u, du, alpha=self.tau, out=self.u_hat)  # u_hat = u + tau du/dt (= a + eps, Q2)
-        self.u.add_(du, alpha=self.dt)  # Euler step; u never feeds back into r (spec Q2)
-        self.phi(self.u_hat, self.r, self.rp)
+        """Prospective voltage and membrane update from the basal input a (spec §1.2 steps 2-3).
+
+        u_hat = u + tau du/dt with du/dt = (a - u + eps) / tau is exactly a + eps: u cancels (Q2), so
+        u_hat is formed directly and u takes its Euler step u += dt (u_hat - u) / tau."""
+        u_hat = a if self.eps_zero else a.add_(self.eps)  # [B, *out_shape], in a's memory
+        self.u.lerp_(u_hat, self.dt / self.tau)  # u never feeds back into r (spec Q2)
+        self.u_hat = u_hat
+        self.phi(u_hat, self.r, self.rp)
 
     def backward(self, g: torch.Tensor | None, r_in: torch.Tensor, train: bool) -> torch.Tensor | None:
         """Store g as this layer's error (None = zero error), learn, return the error for below
@@ -110,7 +113,7 @@ class _WeightStage(_Stage):
                 self.eps.zero_()
             self.eps_zero = True
         else:
-            self.eps.copy_(g)
+            self.eps = g  # g is a fresh tensor that no one changes afterwards: no copy needed
             self.eps_zero = False
         if train and g is not None:
             if self.frozen:
