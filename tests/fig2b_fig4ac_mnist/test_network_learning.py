@@ -183,3 +183,24 @@ def test_t11_feedback_alignment():
     bp.step(x, y, train=True)
     assert g is not None and all(torch.equal(a, b) for a, b in zip(fa.e, bp.e))
     assert fa.e[1].abs().max() > 0
+
+
+@pytest.mark.slow
+def test_t10_adaptation_schedule_shrinks_the_mismatch():
+    """Layer by layer on 'validation' batches; the output layer, with little input variation, moves least."""
+    from fig2b_fig4ac_mnist.src.data import Split
+    from fig2b_fig4ac_mnist.src.network import LENetwork
+    from fig2b_fig4ac_mnist.src.schedule import adapt_tau
+    from tests.fig2b_fig4ac_mnist.helpers import make_cfg
+
+    cfg = make_cfg(tau_width=0.2, prosp_rate_errors=True, adapt_tau=True, batch_size=8, train_samples=8,
+                   val_samples=8, test_samples=8, hidden_sizes=[20, 10], tau_adapt_tol=1e-3)
+    net = LENetwork(cfg, dtype=torch.float64)
+    x, y = batch(32, seed=16)  # 4 batches: input switches keep d != 0 in every layer
+    before = [(m - t).abs().mean().item() for m, t in zip(net.tau_m, net.tau)]
+    W0 = [w.clone() for w in net.W]
+    passes = adapt_tau(net, Split(x, y), cfg)
+    after = [(m - t).abs().mean().item() for m, t in zip(net.tau_m, net.tau)]
+    assert all(p >= 2 for p in passes) and net.tau_learning == [False] * 3
+    assert after[0] < 0.01 * before[0] and after[1] < 0.05 * before[1] and after[2] < 0.9 * before[2], (before, after)
+    assert all(torch.equal(a, b) for a, b in zip(W0, net.W))  # eval mode: no weight change
