@@ -26,6 +26,8 @@ class Config:
     test_split: Literal["official", "openml_random"]  # MNIST: openml_random = authors' LE split, Q6
     train_samples: int | None  # first n of the train split (null: all)
     eval_samples: int | None  # first n of val and of test (null: all)
+    synthetic_n_train: int  # dataset: synthetic only (train images / HIGGS rows before the test rows)
+    synthetic_n_test: int
     batch_size: int
     drop_last: bool  # spec Q10: LE loaders drop the last partial batch
     # schedule
@@ -48,9 +50,6 @@ class Config:
     lr: float | None = None
     momentum: float | None = None
     weight_decay: float | None = None
-    # synthetic data set sizes (dataset: synthetic only)
-    synthetic_n_train: int = 600
-    synthetic_n_test: int = 200
 
     def check(self):
         own, other = (LE_KEYS, BP_KEYS) if self.model == "le" else (BP_KEYS, LE_KEYS)

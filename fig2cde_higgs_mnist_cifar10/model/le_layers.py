@@ -2,7 +2,7 @@
 
 Each stage holds its own state (u, u_hat, eps, r, r') and is driven by `LESequential`:
 `forward(r_in, rp_in)` computes this step's rates from the input it reads and, from the OLD error eps,
-the error `delta` for the stage below; `backward(g, r_in, lr, train)` stores g as the new eps, applies the
+the error `delta` for the stage below; `backward(g, r_in, train)` stores g as the new eps, applies the
 weight update and returns the error for the stage below. All tensors are batch-first.
 """
 from __future__ import annotations
