@@ -52,7 +52,7 @@ def test_bad_config_exits_2_naming_the_key(tmp_path, capsys, override, key):
 
 def test_resume_after_sigterm_matches_uninterrupted_run(tmp_path):
     """SIGTERM once the first checkpoint exists; the rerun resumes and ends with the same metrics."""
-    config_args = [str(CONFIGS / "smoke_higgs_le.yaml"), "epochs=10"]
+    config_args = [str(CONFIGS / "smoke_higgs_le.yaml"), "epochs=6"]
     args = [sys.executable, str(FOLDER / "train.py")] + config_args
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     ref = tmp_path / "ref"
