@@ -130,6 +130,18 @@ def _load_plot(plot_file):
     return module.plot, None
 
 
+def _figure_names(panel, runs):
+    """panel id alone for one run; else panel id + run name (+ seed), made unique."""
+    if len(runs) == 1:
+        return [panel.id]
+    names, seen = [], {}
+    for r in runs:
+        name = f"{panel.id}_{r.stem.removeprefix(panel.id + '_')}" + (f"_seed{r.seed}" if r.seed is not None else "")
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return names
+
+
 def draw(panel, runs, out_dir):
     """Call the folder's plot function for PNG and PDF; returns (paths written, problem or None)."""
     plotted = [r for r in runs if r.status in PLOTTED]
@@ -140,8 +152,7 @@ def draw(panel, runs, out_dir):
         if plot is None:
             return [], problem
         if panel.per_run:  # one figure per run folder, named after the run when there are several
-            jobs = [(r.path, panel.id if len(plotted) == 1 else f"{panel.id}_{r.stem}_seed{r.seed}")
-                    for r in plotted]
+            jobs = [(r.path, name) for r, name in zip(plotted, _figure_names(panel, plotted))]
         else:
             jobs = [([r.path for r in plotted], panel.id)]
         written = []
