@@ -3,13 +3,17 @@
 Per-batch learning rate of layer l: learning_rate * lr_multiplier * f_l * beta (= 16 f_l beta), the
 total update LE applies over one presentation when e_L -> beta (y - r) (spec §1.6, T3).
 
-python fig2b_fig4ac_mnist/src/bp_baseline.py CONFIG.yaml [key=value ...] [--out DIR] [--restart]
+With --substeps K each batch gets K SGD steps of rate 16 f_l beta / K, each with a fresh error: the
+discrete counterpart of LE's n_updates small updates per presentation (K = n_updates).
+
+python fig2b_fig4ac_mnist/src/bp_baseline.py CONFIG.yaml [key=value ...] [--out DIR] [--restart] [--substeps K]
 """
 import sys
 
 import torch
 
-from common.cli import entry_point, parse_entry_args
+from common.cli import entry_parser, entry_point, parse_entry_args
+from common.errors import UsageError
 from common.divergence import check_finite
 from common.runfolder import RunFolder, default_run_dir
 from fig2b_fig4ac_mnist.src.config import Config
@@ -59,8 +63,13 @@ def evaluate(mlp, split, batch_size):
 
 @entry_point
 def main(argv=None):
-    cfg, args = parse_entry_args(Config, argv, description=__doc__)
-    out = args.out or default_run_dir(FOLDER, "bp_" + args.config.name, cfg.seed)
+    parser = entry_parser(__doc__)
+    parser.add_argument("--substeps", type=int, default=1, help="SGD steps per batch (rate divided by it)")
+    cfg, args = parse_entry_args(Config, argv, parser=parser)
+    if args.substeps < 1:
+        raise UsageError("--substeps must be >= 1")
+    name = "bp_" + args.config.stem + (f"_sub{args.substeps}" if args.substeps > 1 else "")
+    out = args.out or default_run_dir(FOLDER, name, cfg.seed)
     device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
     with RunFolder(out, cfg, restart=args.restart) as run:
         if run.already_completed:
@@ -68,7 +77,8 @@ def main(argv=None):
         train, val, test = load_splits(cfg, device, dtype)
         net = LENetwork(cfg, device=device, dtype=dtype)  # the same initial W, b as the LE run
         lam_m = cfg.learning_rate * cfg.lr_multiplier
-        mlp = MLP(net.W, net.b, [lam_m * f * cfg.beta for f in cfg.lr_factors])
+        mlp = MLP(net.W, net.b, [lam_m * f * cfg.beta / args.substeps for f in cfg.lr_factors])
+        run.update_summary(substeps=args.substeps)
         order_gen = torch.Generator()
         order_gen.manual_seed(cfg.seed if cfg.reseed_after_init is None else cfg.reseed_after_init)
         start = 0
@@ -79,8 +89,10 @@ def main(argv=None):
         for epoch in range(start, cfg.epoch_qty):
             if epoch > 0:
                 for idx in batch_order(len(train.x), cfg.batch_size, cfg.shuffle, order_gen):
-                    mlp.sgd_step(train.x[idx], train.y[idx])
-                    run.add_steps(1)
+                    x, y = train.x[idx], train.y[idx]
+                    for _ in range(args.substeps):
+                        mlp.sgd_step(x, y)
+                    run.add_steps(args.substeps)
                     run.check_stop()
             loss, error = evaluate(mlp, val, cfg.batch_size)
             check_finite(epoch, val_loss=loss)
