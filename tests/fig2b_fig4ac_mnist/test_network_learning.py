@@ -131,14 +131,12 @@ def test_t9_backward_filter_low_passes_errors():
     x, y = batch(3, seed=12)
     net.step(x, y, train=True)
     gbar_prev = net.gbar[2].clone()
-    diff = net.u_hat[2].new_zeros(1)  # placeholder to keep shapes obvious
-    phi2, e3 = net.phi[1].clone(), net.e[2].clone()
-    u3, tau_m3 = net.u[2].clone(), net.tau_m[2]
+    phi2, u3, tau_m3 = net.phi[1].clone(), net.u[2].clone(), net.tau_m[2]
     net.step(x, y, train=True)
     g3 = phi2 * ((u3 + tau_m3 * net.d[2] - net.I[2]) @ net.W[2].t())
     torch.testing.assert_close(net.gbar[2], gbar_prev + dt / tau_s * (g3 - gbar_prev), rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(net.e[1], net.gbar[2])
-    assert diff.numel() == 1 and e3.shape == net.e[2].shape
+    assert net.gbar[2].abs().max() > 0  # the filter received a non-zero error
 
 
 def test_t10_tau_learning_pulls_tau_m_toward_tau():
@@ -172,7 +170,6 @@ def test_t11_feedback_alignment():
     fa, bp = make_net(feedback_alignment=True), make_net(feedback_alignment=False)
     for l in range(3):
         fa.B[l].copy_(fa.W[l])
-    g = torch.Generator().manual_seed(2)
     for n in (fa, bp):  # same arbitrary non-zero starting errors so the first step sends errors down
         n.step(x, y, train=False)
         torch.manual_seed(0)
@@ -181,7 +178,7 @@ def test_t11_feedback_alignment():
             n.phi[l].fill_(1.0)
     fa.step(x, y, train=True)
     bp.step(x, y, train=True)
-    assert g is not None and all(torch.equal(a, b) for a, b in zip(fa.e, bp.e))
+    assert all(torch.equal(a, b) for a, b in zip(fa.e, bp.e))
     assert fa.e[1].abs().max() > 0
 
 
