@@ -77,3 +77,20 @@ def test_plots_group_runs_over_seeds(tmp_path):
     assert plot_4c.plot(sorted(runs.glob("4c_*/seed*")), tmp_path / "c.png") == {
         "dt=0.05 tau_s=0.5": {1.0: 2, 2.5: 2}}
     assert all((tmp_path / n).stat().st_size > 1000 for n in ("a.png", "b.png", "c.png"))
+
+
+@pytest.mark.slurm
+def test_slurm_allocation_runs_each_job_as_a_step(tmp_path):
+    import shutil
+
+    if shutil.which("salloc") is None:
+        pytest.skip("no SLURM client (salloc) on this machine")
+    fake = tmp_path / "fakepython"
+    fake.write_text(f"#!/bin/bash\necho \"$SLURM_STEP_ID $@\" >> {tmp_path}/calls.txt\n")
+    fake.chmod(0o755)
+    env = dict(os.environ, PYTHON=str(fake))
+    res = subprocess.run(["salloc", "-n", "2", "bash", str(FOLDER / "2b_jobs.sh"), "epoch_qty=1"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert len(calls) == 40 and len({c.split()[0] for c in calls}) == 40  # one job step per run
