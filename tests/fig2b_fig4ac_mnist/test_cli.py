@@ -16,11 +16,12 @@ from fig2b_fig4ac_mnist.src.config import Config
 from fig2b_fig4ac_mnist.src.paths import CONFIGS, FOLDER
 
 TRAIN = FOLDER / "src" / "train.py"
+ENV = dict(os.environ, OMP_NUM_THREADS="1")  # tiny runs: one thread avoids spinning on a shared machine
 
 
 def _run(args, cwd, **kw):
     return subprocess.run([sys.executable, str(TRAIN), *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, **kw)
+                          text=True, timeout=300, env=ENV, **kw)
 
 
 def _metrics(path):
@@ -49,7 +50,7 @@ def test_resume_after_sigterm_gives_identical_metrics(tmp_path):
     assert _run(args + ["--out", full], cwd=tmp_path).returncode == 0
     part = tmp_path / "part"
     proc = subprocess.Popen([sys.executable, str(TRAIN), *map(str, args + ["--out", part])], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     deadline = time.time() + 120
     while not (part / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)

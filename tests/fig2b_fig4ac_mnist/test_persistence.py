@@ -1,5 +1,6 @@
 """Weights as .npz, checkpointable network state, divergence handling."""
 import json
+import os
 import subprocess
 import sys
 
@@ -38,7 +39,7 @@ def test_unstable_euler_ends_as_diverged(tmp_path):
     out = tmp_path / "div"
     res = subprocess.run([sys.executable, str(FOLDER / "src" / "train.py"), str(CONFIGS / "smoke.yaml"),
                           "dt=100", "tau=1", "tau_m=1", "--out", str(out)], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert res.returncode == 0, res.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "diverged" and summary["diverged_epoch"] == 1
