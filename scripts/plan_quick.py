@@ -1,7 +1,7 @@
 """The quick profile of reproduce.py: which reduced-size runs make each panel, and what they cost.
 
-Sizes are chosen so that the whole plan takes <= 15 minutes on 2 CPU cores; the estimates (seconds,
-measured on 2 cores, interpreter start included) drive the progress display. Every run writes a
+Sizes are chosen so that the whole plan takes <= 15 minutes on 2 CPU cores; the estimates (seconds
+of one core with one math thread, interpreter start included) drive the progress display. Every run writes a
 standard run folder under the runs root, where make_figures.py finds it.
 """
 import sys
@@ -55,14 +55,14 @@ def _a(*parts):
 def _fig1(runs):
     out = runs / "fig1_relaxation"
     return [Step("fig1", "fig1_relaxation", "relaxation demo (LE vs non-prospective chain)",
-                 _a(PY, F2B / "src" / "relaxation_demo.py", "--out", out), 15,
+                 _a(PY, F2B / "src" / "relaxation_demo.py", "--out", out), 10,
                  figures=("fig1_relaxation/*.png",))]
 
 
 def _fig2a(runs):
     out = runs / "fig2a_fourier"
     return [Step("fig2a", "fig2a_fourier", "Fourier synthesis, shortened (LE and non-prospective)",
-                 _a(PY, F2B / "src" / "fourier_synthesis.py", "--steps", 60000, "--out", out), 40,
+                 _a(PY, F2B / "src" / "fourier_synthesis.py", "--steps", 60000, "--out", out), 15,
                  figures=("fig2a_fourier/*.png",))]
 
 
@@ -73,14 +73,14 @@ def _fig3(runs):
         steps.append(Step("fig3", f"fig3_bars_N{n}", f"bars N={n}: LE and orig x seeds {BARS_SEEDS}, 1000 epochs",
                           _a(PY, F35 / "src" / "run_bars.py", "sweep", cfg / f"bars_le_tpres_{n}.yaml",
                              cfg / f"bars_orig_tpres_{n}.yaml", "--seeds", BARS_SEEDS, "--root", runs / "fig3",
-                             "training.save_traces=false"), 6 + 0.25 * n))
+                             "training.save_traces=false"), 10 + 0.3 * n))
     return steps
 
 
 def _fig5(runs):
     return [Step("fig5", "fig5_mimic", "mimic task (teacher/student microcircuit)",
                  _a(PY, F35 / "src" / "run_single_mc.py", "train", F35 / "experiment_configs" / "mimic_tpres_100.yaml",
-                    "--out", runs / "fig5" / "mimic_tpres_100" / "seed12345"), 25)]
+                    "--out", runs / "fig5" / "mimic_tpres_100" / "seed12345"), 18)]
 
 
 # Fig. 2b/4a/4c: 10 batches of 512 for training, 2 each for validation and test.
@@ -97,23 +97,25 @@ def _fc_run(panel, cfg, name, overrides, runs, ds, est):
 def _fig2b(runs, ds):
     epochs = ["epoch_qty=4"]   # epoch 0 is evaluation only: 3 training epochs
     return [_fc_run("fig2b", f"{v}.yaml", v, epochs, runs, ds, est)
-            for v, est in (("2b_le", 35), ("2b_fa", 35), ("2b_big_tau", 35), ("2b_no_prospective", 60))]
+            for v, est in (("2b_le", 34), ("2b_fa", 34), ("2b_big_tau", 34), ("2b_no_prospective", 62))]
 
 
 # The variants of 4a_jobs.sh (same overrides), at a short and a long presentation time.
 FIG4A_VARIANTS = {"exact": ["tau_width=0.0"], "jitter30": ["tau_width=0.3"],
-                  "learned_tau_m": ["adapt_tau=true", "prosp_rate_errors=true", "tau_width=0.2"]}
+                  # tau_m adaptation capped at 100 validation passes per layer (the paper: until converged)
+                  "learned_tau_m": ["adapt_tau=true", "prosp_rate_errors=true", "tau_width=0.2",
+                                    "tau_adapt_max_passes=100"]}
 
 
 def _fig4a(runs, ds):
     return [_fc_run("fig4a", "4a_params.yaml", f"4a_{variant}_dt{dt}", ["epoch_qty=3", f"dt={dt}", *over],
-                    runs, ds, 30)
+                    runs, ds, 68 if variant == "learned_tau_m" else 26)
             for variant, over in FIG4A_VARIANTS.items() for dt in ("0.01", "1.0")]
 
 
 def _fig4c(runs, ds):
     return [_fc_run("fig4c", "4c_params.yaml", f"4c_dt0.05_taus{tau_s}_n{n}",
-                    ["epoch_qty=3", "dt=0.05", f"tau_s={tau_s}", f"n_updates={n}"], runs, ds, 10 + 0.15 * n)
+                    ["epoch_qty=3", "dt=0.05", f"tau_s={tau_s}", f"n_updates={n}"], runs, ds, 6 + 0.2 * n)
             for tau_s in ("0.0", "2.0") for n in (20, 200)]
 
 

@@ -8,7 +8,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 import plan_quick  # noqa: E402
-import reproduce  # noqa: E402
+import step_runner  # noqa: E402
 from common.config import load_config  # noqa: E402
 
 NO_DATA = {"mnist": False, "fashion_mnist": False, "cifar10": False, "higgs": False}
@@ -82,11 +82,11 @@ def test_every_step_names_an_existing_script_and_valid_overrides(tmp_path):
 
 def test_progress_rescales_estimates():
     steps = [plan_quick.Step("p", f"s{i}", "t", [], est_s=10.0) for i in range(3)]
-    progress = reproduce.Progress(steps)
-    assert progress.remaining() == 30.0
+    progress = step_runner.Progress(steps, jobs=2)
+    assert progress.remaining() == 15.0                    # 30 s of work on 2 parallel jobs
     progress.finished(steps[0], 80.0)              # 70 s slower than estimated: scale (80+60)/(10+60) = 2
-    assert progress.remaining() == pytest.approx(40.0)
-    assert progress.remaining(steps[1], 5.0) == pytest.approx(35.0)
+    assert progress.remaining() == pytest.approx(20.0)
+    assert progress.remaining([(steps[1], 5.0)]) == pytest.approx(17.5)
 
 
 def test_dry_run_cli(tmp_path):
