@@ -1,7 +1,6 @@
 """Spec §6 items 12-14: data bookkeeping, parameter counts, seed semantics."""
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
