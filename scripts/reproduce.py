@@ -36,7 +36,7 @@ def run_quick(args):
     steps, skipped, banners = quick_steps(data, args.runs, args.only)
     for banner in banners:
         print(banner)
-    total_est = sum(s.est_s for s in steps) / args.jobs
+    total_est = max([sum(s.est_s for s in steps) / args.jobs] + [s.est_s for s in steps])
     if args.dry_run:
         for i, s in enumerate(steps, 1):
             print(f"({i}/{len(steps)}) {s.panel}: {s.title} [~{fmt_s(s.est_s)}]\n    {show(s.argv)}")

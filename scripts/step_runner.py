@@ -41,9 +41,9 @@ class Progress:
         """running: [(step, seconds it has run)]."""
         scale = self.scale()
         busy = {id(s) for s, _ in running}
-        left = sum(s.est_s for s in self.steps if not s.finished and id(s) not in busy) * scale
-        left += sum(max(s.est_s * scale - t, 0.0) for s, t in running)
-        return left / self.jobs
+        left = [s.est_s * scale for s in self.steps if not s.finished and id(s) not in busy]
+        left += [max(s.est_s * scale - t, 0.0) for s, t in running]
+        return max([sum(left) / self.jobs] + left)  # no faster than the longest step left
 
     def line(self, text, running=()):
         elapsed = time.monotonic() - self.t0

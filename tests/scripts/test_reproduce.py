@@ -86,7 +86,10 @@ def test_progress_rescales_estimates():
     assert progress.remaining() == 15.0                    # 30 s of work on 2 parallel jobs
     progress.finished(steps[0], 80.0)              # 70 s slower than estimated: scale (80+60)/(10+60) = 2
     assert progress.remaining() == pytest.approx(20.0)
-    assert progress.remaining([(steps[1], 5.0)]) == pytest.approx(17.5)
+    # steps[1] has run 5 s: 15 s left of it, 20 s of steps[2]; 2 jobs cannot beat the longest step
+    assert progress.remaining([(steps[1], 5.0)]) == pytest.approx(20.0)
+    single = [plan_quick.Step("p", "one", "t", [], est_s=10.0)]
+    assert step_runner.Progress(single, jobs=4).remaining() == 10.0
 
 
 def test_dry_run_cli(tmp_path):
