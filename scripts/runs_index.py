@@ -70,15 +70,14 @@ def _identify(path, summary):
     script_path = next((c for c in command[1:] if c.endswith(".py")), "")
     parts = Path(script_path).parts + path.resolve().parts
     folder = next((p for p in parts if p in FOLDERS), "unknown")
-    stem = summary.get("config_stem")
-    if not stem:
-        yamls = [c for c in command if c.endswith((".yaml", ".yml"))]
-        if len(yamls) == 1:
-            stem = Path(yamls[0]).stem
-        elif re.fullmatch(r"seed-?\d+", path.name):
-            stem = path.parent.name
-        else:
-            stem = path.name
+    # The run's name: the job scripts' <name>/seed<S> layout, else the config file's stem.
+    yamls = [c for c in command if c.endswith((".yaml", ".yml"))]
+    if re.fullmatch(r"seed-?\d+", path.name):
+        stem = path.parent.name
+    elif len(yamls) == 1:
+        stem = Path(yamls[0]).stem
+    else:
+        stem = path.name
     return folder, Path(script_path).name, stem
 
 
