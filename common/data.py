@@ -91,7 +91,7 @@ def _load_mnist_like(name, train, root, download):
         _install_idx(source, raw)
     try:
         ds = cls(str(root), train=train, download=download)
-    except RuntimeError as err:
+    except (RuntimeError, OSError) as err:                 # OSError: URLError when offline
         expected = [raw / f"{n}[.gz]" for n in IDX_FILES]
         if name == "fashion_mnist":
             expected.append(FASHION_DEBIAN)
@@ -104,7 +104,7 @@ def _load_cifar10(train, root, download):
     cls = _SyntheticCIFAR10 if (folder / "SYNTHETIC").is_file() else torchvision.datasets.CIFAR10
     try:
         ds = cls(str(root), train=train, download=download)
-    except RuntimeError as err:
+    except (RuntimeError, OSError) as err:                 # OSError: URLError when offline
         expected = [folder / n for n in ["data_batch_1 ... data_batch_5", "test_batch", "batches.meta"]]
         raise _missing("cifar10", root, expected, str(err).splitlines()[0] if download else None)
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()    # uint8 [N, 3, 32, 32]

@@ -2,7 +2,10 @@
 # Fig. 4a: 5 variants x 10 dt x 4 seeds = 200 runs (spec §4.4); n_updates stays 100, so T = 100 dt.
 # Usage: bash 4a_jobs.sh [--dry-run] [key=value ...]
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/jobs_lib.sh"
+# under sbatch this file runs from SLURM's spool copy: then find the folder through the package
+lib="$(dirname "${BASH_SOURCE[0]}")/jobs_lib.sh"
+[[ -f "$lib" ]] || lib="$("${PYTHON:-python}" -c 'import fig2b_fig4ac_mnist as m, os; print(os.path.dirname(m.__file__))')/jobs_lib.sh"
+source "$lib"
 parse_args "$@"
 declare -A VARIANTS=(
     [exact]="tau_width=0.0"

@@ -4,7 +4,10 @@
 # Group B runs at dt = 0.05 although the authors' comment says 0.1 (spec Q4).
 # Usage: bash 4c_jobs.sh [--dry-run] [key=value ...]
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/jobs_lib.sh"
+# under sbatch this file runs from SLURM's spool copy: then find the folder through the package
+lib="$(dirname "${BASH_SOURCE[0]}")/jobs_lib.sh"
+[[ -f "$lib" ]] || lib="$("${PYTHON:-python}" -c 'import fig2b_fig4ac_mnist as m, os; print(os.path.dirname(m.__file__))')/jobs_lib.sh"
+source "$lib"
 parse_args "$@"
 for seed in 42 69 12345; do
     for n in 20 50 100 200 500 1000; do

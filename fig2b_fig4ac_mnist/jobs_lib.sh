@@ -37,6 +37,8 @@ run_jobs() {
         return 0
     fi
     local failed=0 cmd
+    # runs go side by side on the cores: one math thread each unless told otherwise
+    export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"
     if [[ -n "${SLURM_JOB_ID:-}" ]]; then
         for cmd in "${JOB_LIST[@]}"; do
             eval "srun --ntasks 1 --exclusive $cmd" &

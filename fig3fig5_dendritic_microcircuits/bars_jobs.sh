@@ -12,6 +12,10 @@
 # completed ones.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [[ ! -f "$HERE/src/run_bars.py" ]]; then      # under sbatch this runs from SLURM's spool copy
+    HERE="$("${PYTHON:-python}" -c 'import fig3fig5_dendritic_microcircuits as m, os; print(os.path.dirname(m.__file__))')"
+fi
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"   # sweeps run side by side, one core each
 SEEDS="${SEEDS:-12345-12354}"
 NS="${NS:-5000 2000 1000 500 200 100 50 20 10 5 3}"          # longest first
 PY="${PYTHON:-python}"
