@@ -23,33 +23,6 @@
 #SBATCH --signal=B:TERM@300
 set -uo pipefail
 TASK=cifar10
-SEEDS=(1 2 3 5 7 8 13 21 34)
-
-if [[ -z "${SLURM_JOB_ID:-}" && -z "${SEED:-}" ]]; then  # submit the array
-    mkdir -p logs
-    extra=()
-    [[ -n "${LE_PARTITION:-}" ]] && extra+=(--partition="$LE_PARTITION")
-    [[ -n "${LE_ACCOUNT:-}" ]] && extra+=(--account="$LE_ACCOUNT")
-    exec sbatch "${extra[@]}" "$0" "$@"
-fi
-if [[ -z "${SEED:-}" ]]; then
-    if [[ -z "${SLURM_ARRAY_TASK_ID:-}" ]]; then
-        echo "error: no SEED and no SLURM array index" >&2
-        exit 2
-    fi
-    SEED=${SEEDS[$SLURM_ARRAY_TASK_ID]}
-fi
 # under sbatch this file runs from a spool copy: find the folder through the installed package
 HERE=$("${PYTHON:-python}" -c 'import fig2cde_higgs_mnist_cifar10 as m, os; print(os.path.dirname(m.__file__))')
-echo "[$(date -Is)] $TASK seed $SEED on $(hostname) in $(pwd)"
-# run in the background and wait, so that this shell can forward SIGTERM from SLURM
-bash "$HERE/run_le_bp_seed.sh" "$TASK" "$SEED" "$@" &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null' TERM
-trap 'kill -USR1 $pid 2>/dev/null' USR1
-while true; do
-    wait "$pid"
-    rc=$?
-    kill -0 "$pid" 2>/dev/null || break
-done
-exit "$rc"
+source "$HERE/submit_lib.sh"
