@@ -8,14 +8,17 @@ from common.config import load_config
 from common.errors import UsageError
 
 
-class _Parser(argparse.ArgumentParser):
+class UsageParser(argparse.ArgumentParser):
+    """An ArgumentParser whose mistakes raise UsageError (one line, exit 2) instead of exiting."""
+
     def error(self, message):
         raise UsageError(message)
 
 
-def entry_parser(description):
-    """CONFIG.yaml [key=value ...] [--out DIR] [--restart]; extend it with add_argument if needed."""
-    parser = _Parser(description=description)
+def entry_parser(description=None, prog=None, seed_key=None):
+    """CONFIG.yaml [key=value ...] [--out DIR] [--restart], and `--seed S` when `seed_key` names
+    the config key it sets; extend it with add_argument if needed."""
+    parser = UsageParser(description=description, prog=prog)
     parser.add_argument("config", type=Path, help="YAML config file")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="override config keys (dotted for nested keys)")
@@ -23,6 +26,9 @@ def entry_parser(description):
                         help="run folder (default: <folder>/runs/<config stem>/seed<seed>)")
     parser.add_argument("--restart", action="store_true",
                         help="discard an existing run folder of a different config and start over")
+    if seed_key:
+        parser.add_argument("--seed", type=int, default=None, help=f"shorthand for {seed_key}=S")
+        parser.set_defaults(seed_key=seed_key)
     return parser
 
 
@@ -30,7 +36,10 @@ def parse_entry_args(cfg_cls, argv=None, description=None, parser=None):
     """Parse the standard arguments and load the config; returns (cfg, args)."""
     parser = parser or entry_parser(description)
     args = parser.parse_intermixed_args(argv)
-    cfg = load_config(cfg_cls, args.config, args.overrides)
+    overrides = list(args.overrides)
+    if getattr(args, "seed", None) is not None:
+        overrides.append(f"{args.seed_key}={args.seed}")
+    cfg = load_config(cfg_cls, args.config, overrides)
     return cfg, args
 
 

@@ -7,7 +7,6 @@
 A sweep simulates all (config, seed) runs that share the step count per pattern as one ensemble and
 writes one standard run folder per (config, seed), identical to what `train` writes for that run.
 """
-import argparse
 import csv
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli import entry_point
+from common.cli import UsageParser, entry_parser, entry_point, parse_entry_args
 from common.config import load_config
 from common.errors import Diverged, Interrupted, UsageError
 from common.runfolder import default_run_dir
@@ -29,11 +28,6 @@ from fig3fig5_dendritic_microcircuits.src.runfolders import RunGroup, split_stat
 
 FOLDER = Path(__file__).resolve().parents[1]
 STEPS_PER_BLOCK = 20_000_000      # network-steps between checkpoints (~40 s compiled)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
 
 
 def bars_data(cfg):
@@ -235,21 +229,14 @@ def parse_seeds(text):
 
 
 def cmd_train(argv):
-    p = _Parser(prog="run_bars.py train")
-    p.add_argument("config", type=Path)
-    p.add_argument("overrides", nargs="*", metavar="key=value")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--restart", action="store_true")
-    a = p.parse_intermixed_args(argv)
-    over = list(a.overrides) + ([f"training.seed={a.seed}"] if a.seed is not None else [])
-    cfg = load_config(BarsConfig, a.config, over)
+    parser = entry_parser(prog="run_bars.py train", seed_key="training.seed")
+    cfg, a = parse_entry_args(BarsConfig, argv, parser=parser)
     out = a.out or default_run_dir(FOLDER, a.config, cfg.training.seed)
     return train_group([(cfg, out)], a.restart)
 
 
 def cmd_sweep(argv):
-    p = _Parser(prog="run_bars.py sweep")
+    p = UsageParser(prog="run_bars.py sweep")
     p.add_argument("items", nargs="+", metavar="CONFIG.yaml|key=value")
     p.add_argument("--seeds", required=True)
     p.add_argument("--root", type=Path, default=None, help="run folders go to ROOT/<stem>/seed<S>")
@@ -282,7 +269,7 @@ def cmd_sweep(argv):
 
 
 def cmd_eval(argv):
-    p = _Parser(prog="run_bars.py eval")
+    p = UsageParser(prog="run_bars.py eval")
     p.add_argument("run_dir", type=Path)
     a = p.parse_args(argv)
     from fig3fig5_dendritic_microcircuits.src.bars_eval import evaluate_run_folder

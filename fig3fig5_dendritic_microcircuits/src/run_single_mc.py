@@ -6,15 +6,14 @@
 The whole task is ~0.6 M steps (about a second compiled), so it writes no intermediate checkpoint:
 an interrupted run starts over when rerun.
 """
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from common.cli import entry_point
-from common.config import load_config, load_config_dict
+from common.cli import UsageParser, entry_parser, entry_point, parse_entry_args
+from common.config import load_config_dict
 from common.errors import Diverged, UsageError
 from common.runfolder import RunFolder, default_run_dir
 
@@ -23,11 +22,6 @@ from fig3fig5_dendritic_microcircuits.src.mimic import run_mimic
 from fig3fig5_dendritic_microcircuits.src.mimic_plots import plot_all
 
 FOLDER = Path(__file__).resolve().parents[1]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
 
 
 def save_results(path, res):
@@ -45,15 +39,8 @@ def save_results(path, res):
 
 
 def cmd_train(argv):
-    p = _Parser(prog="run_single_mc.py train")
-    p.add_argument("config", type=Path)
-    p.add_argument("overrides", nargs="*", metavar="key=value")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--restart", action="store_true")
-    a = p.parse_intermixed_args(argv)
-    over = list(a.overrides) + ([f"training.seed={a.seed}"] if a.seed is not None else [])
-    cfg = load_config(MimicConfig, a.config, over)
+    parser = entry_parser(prog="run_single_mc.py train", seed_key="training.seed")
+    cfg, a = parse_entry_args(MimicConfig, argv, parser=parser)
     out = a.out or default_run_dir(FOLDER, a.config, cfg.training.seed)
     with RunFolder(out, cfg, restart=a.restart) as run:
         if run.already_completed:
@@ -92,7 +79,7 @@ def cmd_train(argv):
 
 
 def cmd_eval(argv):
-    p = _Parser(prog="run_single_mc.py eval")
+    p = UsageParser(prog="run_single_mc.py eval")
     p.add_argument("run_dir", type=Path)
     a = p.parse_args(argv)
     for name in ("config.yaml", "weights_post.npz", "train_traces.npz"):

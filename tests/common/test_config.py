@@ -95,3 +95,13 @@ def test_bad_override_syntax_and_file(tmp_path):
     bad.write_text("dt: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(Cfg, bad)
+
+
+def test_seed_shorthand_sets_the_named_key(tmp_path):
+    from common.cli import entry_parser, parse_entry_args
+    path = tmp_path / "c.yaml"
+    path.write_text("dt: 0.1\nn_updates: 10\nvariant: vanilla\nshuffle: false\n"
+                    "eta: {up: [1.0], ip: [0.2]}\nreseed_after_init: 7\n")
+    parser = entry_parser(seed_key="reseed_after_init")
+    cfg, args = parse_entry_args(Cfg, [str(path), "--seed", "3", "dt=0.5"], parser=parser)
+    assert cfg.reseed_after_init == 3 and cfg.dt == 0.5
