@@ -60,7 +60,7 @@ def markdown(table):
         e = table[(variant, N)]
         am, asd = _stat(e["acc"])
         mm, msd = _stat(e["mse"])
-        lines.append(f"| {N} | {variant} | {len(e['acc'])} | {e['diverged']} | {am:.3f} ± {asd:.3f} | "
+        lines.append(f"| {N} | {variant} | {len(e['acc'])} | {e['diverged']} | {am:.1f} ± {asd:.1f} | "
                      f"{mm:.4g} ± {msd:.2g} |")
     return "\n".join(lines)
 
@@ -84,8 +84,8 @@ def plot(run_dirs_or_dir, out_path):
         ax.set_xscale("log")
         ax.set_xlabel("presentation time N (steps of dt)")
         ax.legend(fontsize=8)
-    ax_acc.set_ylabel("final test accuracy")
-    ax_acc.set_ylim(-0.05, 1.05)
+    ax_acc.set_ylabel("final test accuracy (%)")
+    ax_acc.set_ylim(-5, 105)
     ax_mse.set_ylabel("final test MSE")
     ax_mse.set_yscale("log")
     fig.suptitle("bars task, mean ± std over seeds (ddof=1)")

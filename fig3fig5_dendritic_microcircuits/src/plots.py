@@ -15,8 +15,8 @@ def plot_val_curve(epochs, mse, acc, path, with_acc=True):
     if with_acc:
         ax2 = ax.twinx()
         ax2.plot(epochs, acc, color="green")
-        ax2.set_ylabel("validation accuracy", color="green")
-        ax2.set_ylim(-0.05, 1.05)
+        ax2.set_ylabel("validation accuracy (%)", color="green")
+        ax2.set_ylim(-5, 105)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -26,9 +26,9 @@ def train_schedule(rng, x_train, y_train, x_val, y_val, n_epochs, n_val_samples)
 
 
 def metrics(out, y, classify=True):
-    """MSE over patterns and outputs, and argmax accuracy (spec §4.3). out, y: (P, N_L)."""
+    """MSE over patterns and outputs, and argmax accuracy in percent (spec §4.3). out, y: (P, N_L)."""
     mse = float(np.mean((np.asarray(y, dtype=np.float64) - out) ** 2))
-    acc = float(np.mean(np.argmax(out, 1) == np.argmax(y, 1))) if classify else float("nan")
+    acc = 100.0 * float(np.mean(np.argmax(out, 1) == np.argmax(y, 1))) if classify else float("nan")
     return mse, acc
 
 

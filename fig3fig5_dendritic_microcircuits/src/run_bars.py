@@ -162,7 +162,7 @@ def _train_members(group, members, start):
                 if not np.isfinite(mse):
                     div_epoch = e0 + j + 1
                     break
-                run.log_metrics(epoch=e0 + j + 1, split="val", loss=mse, error=1.0 - acc,
+                run.log_metrics(epoch=e0 + j + 1, split="val", loss=mse, error=100.0 - acc,
                                 accuracy=acc, patterns_seen=(e0 + j + 1) * (per_epoch - n_val))
             if div_epoch is not None:
                 alive[k] = False
@@ -201,7 +201,7 @@ def _train_members(group, members, start):
         for split in ("train", "test"):
             d = ev[k][split]
             save_eval(run.path, split, d)
-            run.log_metrics(epoch=E, split=split, loss=d["mse"], error=1.0 - d["acc"],
+            run.log_metrics(epoch=E, split=split, loss=d["mse"], error=100.0 - d["acc"],
                             accuracy=d["acc"], patterns_seen=E * (per_epoch - n_val))
         run.add_steps(2 * len(ev[k]["test"]["x"]) * n)
         run.complete({"test_loss": ev[k]["test"]["mse"], "test_accuracy": ev[k]["test"]["acc"],
