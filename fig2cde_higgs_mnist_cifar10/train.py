@@ -10,25 +10,17 @@ from pathlib import Path
 import torch
 
 from common.cli import entry_point, parse_entry_args
+from common.device import resolve_device
 from common.divergence import check_finite
 from common.progress import progress
 from common.runfolder import RunFolder, default_run_dir
 from common.seeding import get_rng_state, seed_everything, set_rng_state
-from common.errors import UsageError
 from fig2cde_higgs_mnist_cifar10.config import Config
 from fig2cde_higgs_mnist_cifar10.datasets import BatchLoader, load_splits
 from fig2cde_higgs_mnist_cifar10.trainers import BPTrainer, LETrainer
 
 FOLDER = Path(__file__).resolve().parent
 WEIGHT_LIMIT = 1e6  # |weight| beyond this ends the run as diverged
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("config key 'device': cuda requested but torch sees no GPU")
-    return torch.device(name)
 
 
 def run_epoch(trainer, loader, run, train: bool, desc: str) -> dict:

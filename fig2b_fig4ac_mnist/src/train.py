@@ -7,6 +7,7 @@ import sys
 import torch
 
 from common.cli import entry_point, parse_entry_args
+from common.device import resolve_device
 from common.divergence import check_finite
 from common.runfolder import RunFolder, default_run_dir
 from common.seeding import get_rng_state, seed_everything, set_rng_state
@@ -17,12 +18,6 @@ from fig2b_fig4ac_mnist.src.paths import FOLDER
 from fig2b_fig4ac_mnist.src.schedule import adapt_tau, evaluate, train_pass
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-def resolve_device(name):
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 @entry_point

@@ -10,6 +10,7 @@ import torch
 
 from common.cli import entry_point, parse_entry_args
 from common.config import require
+from common.device import resolve_device
 from common.divergence import check_finite
 from common.progress import progress
 from common.runfolder import RunFolder, default_run_dir
@@ -27,6 +28,7 @@ class ToyConfig:
     optimizer: Literal["sgd", "sign"]
     seed: int
     sleep: float = 0.0
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
 
     def check(self):
         require(self.lr > 0, "lr", "must be > 0")
@@ -37,6 +39,7 @@ class ToyConfig:
 def main(argv=None):
     cfg, args = parse_entry_args(ToyConfig, argv, description="toy experiment")
     out = args.out or default_run_dir(FOLDER, args.config, cfg.seed)
+    resolve_device(cfg.device)                     # the toy computes on the CPU; checks the key
     with RunFolder(out, cfg, restart=args.restart) as run:
         if run.already_completed:
             return 0
