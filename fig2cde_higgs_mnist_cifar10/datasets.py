@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from common.data import load_higgs, load_vision
+from common.errors import UsageError
 from common.synthetic import synthetic_root
 
 
@@ -31,15 +32,48 @@ def _random_split(x, y, n_val: int, seed: int) -> tuple[Split, Split]:
     return Split(x[tr], y[tr]), Split(x[va], y[va])
 
 
+def _n_batches(n: int, batch_size: int, drop_last: bool) -> int:
+    full, rest = divmod(n, batch_size)
+    return full + (rest > 0 and not drop_last)
+
+
+def _check_sizes(cfg, n_pool: int, sizes: dict[str, int]) -> None:
+    """Every split must exist with the requested size and give at least one batch, or the run stops
+    before training (an empty split would end in a division by zero after a full epoch)."""
+    pool_keys = "'higgs_rows', 'higgs_test_rows'" if cfg.task == "higgs" else "the data set"
+    if cfg.val_size >= n_pool:
+        raise UsageError(f"config key 'val_size' = {cfg.val_size} leaves no training samples: the "
+                         f"train/val pool has {n_pool} ({pool_keys}); choose 'val_size' < {n_pool}")
+    head_keys = {"train": "train_samples", "val": "eval_samples", "test": "eval_samples"}
+    size_keys = {"train": "'val_size', 'train_samples'", "val": "'val_size', 'eval_samples'",
+                 "test": ("'higgs_test_rows'" if cfg.task == "higgs" else "the test file") + ", 'eval_samples'"}
+    for name, n in sizes.items():
+        want = getattr(cfg, head_keys[name])
+        if want is not None and want > n:
+            raise UsageError(f"config key '{head_keys[name]}' = {want} exceeds the {name} split "
+                             f"({n} samples); choose at most {n} or null")
+        n = n if want is None else want
+        if _n_batches(n, cfg.batch_size, cfg.drop_last) == 0:
+            raise UsageError(
+                f"the {name} split has {n} samples, no batch at 'batch_size' = {cfg.batch_size} with "
+                f"'drop_last' = {str(cfg.drop_last).lower()}; change 'batch_size', 'drop_last' or the "
+                f"split size ({size_keys[name]})")
+
+
 def load_splits(cfg) -> dict[str, Split]:
-    """{'train', 'val', 'test'} for the task of `cfg` (uint8 images / raw HIGGS features)."""
+    """{'train', 'val', 'test'} for the task of `cfg` (uint8 images / raw HIGGS features); sizes that
+    do not fit the data or `batch_size` raise UsageError."""
     root = cfg.data_root
     if cfg.dataset == "synthetic":
         root = synthetic_root(cfg.task, n_train=cfg.synthetic_n_train, n_test=cfg.synthetic_n_test)
     if cfg.task == "higgs":
         X, y = load_higgs(root, max_rows=cfg.higgs_rows)  # [N, 28], [N]
+        if len(y) < cfg.higgs_rows:
+            raise UsageError(f"config key 'higgs_rows' = {cfg.higgs_rows} exceeds the {len(y)} rows of "
+                             "the HIGGS file; choose 'higgs_rows' <= its rows")
         n_pool = len(y) - cfg.higgs_test_rows  # spec §2.2: the last rows are the test set
         test = Split(X[n_pool:], y[n_pool:].long())
+        _check_sizes(cfg, n_pool, {"train": n_pool - cfg.val_size, "val": cfg.val_size, "test": len(test)})
         train, val = _random_split(X[:n_pool], y[:n_pool].long(), cfg.val_size, cfg.seed)
     else:
         name = cfg.task if cfg.dataset == "synthetic" else cfg.dataset
@@ -55,6 +89,8 @@ def load_splits(cfg) -> dict[str, Split]:
             x_tr, y_tr = x_all[perm[n_test:]], y_all[perm[n_test:]]
         else:
             test = Split(x_te, y_te)
+        _check_sizes(cfg, len(y_tr), {"train": len(y_tr) - cfg.val_size, "val": cfg.val_size,
+                                      "test": len(test)})
         train, val = _random_split(x_tr, y_tr, cfg.val_size, cfg.seed)
     return {"train": train.head(cfg.train_samples), "val": val.head(cfg.eval_samples),
             "test": test.head(cfg.eval_samples)}
@@ -75,8 +111,7 @@ class BatchLoader:
         self.n = len(self.y)
 
     def __len__(self):
-        full, rest = divmod(self.n, self.batch_size)
-        return full + (rest > 0 and not self.drop_last)
+        return _n_batches(self.n, self.batch_size, self.drop_last)
 
     @property
     def n_samples(self) -> int:
