@@ -1,0 +1,310 @@
+"""Reading run folders (the layout runfolder.py writes) for figures and tables.
+
+A run folder is any folder with summary.json and config.yaml. Every plot script and
+scripts/make_figures.py read them through this module, so that a folder that cannot be read is
+skipped and named the same way everywhere ("<path>: <reason>"), and every mean ± std is the same
+statistic: mean and sample standard deviation (ddof = 1) over seeds, no std for a single seed.
+Classification error and accuracy are percent (0-100) in every record (see `is_percent`).
+"""
+import csv
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+FOLDERS = ("fig2b_fig4ac_mnist", "fig2cde_higgs_mnist_cifar10", "fig3fig5_dendritic_microcircuits")
+# Keys that say where or how a run executed, not what it computes: not part of a group's identity.
+NOT_IDENTITY = {"seed", "data_root", "download", "device", "out", "num_workers", "log_every"}
+
+
+class Unreadable(Exception):
+    """A run folder, or the part of it that a reader needs, cannot be read; the message says why."""
+
+
+def _mapping(path, parse):
+    try:
+        data = parse(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
+        raise Unreadable(f"{path.name}: {' '.join(str(err).split())}") from None
+    if not isinstance(data, dict):
+        raise Unreadable(f"{path.name} holds {type(data).__name__}, not a mapping")
+    return data
+
+
+def read_json(path):
+    """A JSON file that must hold a mapping; Unreadable otherwise."""
+    return _mapping(Path(path), json.loads)
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def _real(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_percent(key):
+    """Classification error and accuracy (keys `error`, `test_error`, `accuracy`, ...) are percent."""
+    return re.search(r"(^|_)(error|accuracy)$", key) is not None
+
+
+@dataclass
+class Run:
+    path: Path
+    summary: dict
+    config: dict
+    folder: str           # experiment folder name, or "unknown"
+    script: str           # entry script file name, e.g. train.py
+    stem: str             # run name: <stem>/seed<S> folder layout, else the config file's stem
+    seed: object          # int, or None when the run does not say
+    _rows: list = field(default=None, repr=False, compare=False)
+
+    @property
+    def status(self):
+        return self.summary["status"]
+
+    @property
+    def final(self):
+        return self.summary.get("final", {})
+
+    def value(self, key):
+        """The final metric `key` as a float; Unreadable when summary.json has no finite number there."""
+        v = self.final.get(key)
+        if not _real(v):
+            raise Unreadable(f"summary.json final has no number '{key}' ({v!r})")
+        return float(v)
+
+    def metrics(self):
+        """Rows of metrics.csv as dicts, numbers as float; Unreadable when absent, empty or malformed."""
+        if self._rows is None:
+            path = self.path / "metrics.csv"
+            try:
+                with open(path, newline="") as f:
+                    reader = csv.DictReader(f)
+                    rows = [{k: _number(v) for k, v in row.items()} for row in reader]
+                    header = reader.fieldnames or []
+            except (OSError, UnicodeDecodeError, csv.Error) as err:
+                raise Unreadable(f"metrics.csv: {err}") from None
+            missing = {"epoch", "split"} - set(header)
+            if missing:
+                raise Unreadable("metrics.csv is empty" if not header else
+                                 f"metrics.csv has no column {', '.join(sorted(missing))}")
+            self._rows = rows
+        return self._rows
+
+    def curve(self, split, column):
+        """(epochs, values) of the `split` rows of metrics.csv, by epoch; Unreadable when there are none."""
+        points = sorted((r["epoch"], r[column]) for r in self.metrics()
+                        if r["split"] == split and _real(r["epoch"]) and _real(r.get(column)))
+        if not points:
+            raise Unreadable(f"metrics.csv has no {split} rows with a number in '{column}'")
+        epochs, values = zip(*points)
+        return np.array(epochs, dtype=int), np.array(values, dtype=float)
+
+
+def flatten(d, prefix=""):
+    """{'a': {'b': 1}} -> {'a.b': 1}; lists become tuples so they can be compared and hashed."""
+    out = {}
+    for key, val in d.items():
+        if isinstance(val, dict):
+            out.update(flatten(val, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = tuple(val) if isinstance(val, list) else val
+    return out
+
+
+def _identify(path, summary):
+    command = summary.get("command")
+    command = [str(c) for c in command] if isinstance(command, list) else []
+    script_path = next((c for c in command[1:] if c.endswith(".py")), "")
+    parts = Path(script_path).parts + path.resolve().parts
+    folder = next((p for p in parts if p in FOLDERS), "unknown")
+    # The run's name: the job scripts' <name>/seed<S> layout, else the config file's stem.
+    yamls = [c for c in command if c.endswith((".yaml", ".yml"))]
+    if re.fullmatch(r"seed-?\d+", path.name):
+        stem = path.parent.name
+    elif len(yamls) == 1:
+        stem = Path(yamls[0]).stem
+    else:
+        stem = path.name
+    return folder, Path(script_path).name, stem
+
+
+def _seed(path, config, summary):
+    seeds = [v for k, v in flatten(config).items() if k.split(".")[-1] == "seed" and isinstance(v, int)]
+    if len(seeds) == 1:                   # top-level `seed` or nested, e.g. `training.seed`
+        return seeds[0]
+    if isinstance(summary.get("seed"), int):
+        return summary["seed"]
+    match = re.fullmatch(r"seed-?(\d+)", path.name)
+    return int(match.group(1)) if match else None
+
+
+def load_run(path):
+    """The Run of one folder; Unreadable when summary.json or config.yaml cannot be read or has the
+    wrong shape (summary: a mapping with a string `status` and a mapping `final`)."""
+    path = Path(path)
+    summary = read_json(path / "summary.json")
+    if not isinstance(summary.get("status"), str):
+        raise Unreadable(f"summary.json has no status string ({summary.get('status')!r})")
+    if not isinstance(summary.get("final", {}), dict):
+        raise Unreadable(f"summary.json 'final' is {type(summary['final']).__name__}, not a mapping")
+    config = _mapping(path / "config.yaml", yaml.safe_load)
+    folder, script, stem = _identify(path, summary)
+    return Run(path, summary, config, folder, script, stem, _seed(path, config, summary))
+
+
+def find_runs(roots):
+    """Every run folder at or below the given roots (sorted, each once), and "<path>: <reason>" for
+    each one that cannot be read (skipped). A folder with summary.json but no config.yaml is not a
+    run folder (e.g. a demo script's output) and is passed over silently."""
+    runs, skipped, seen = [], [], set()
+    for root in map(Path, roots):
+        if not root.exists():
+            skipped.append(f"{root}: no such folder")
+            continue
+        candidates = [root] if (root / "summary.json").is_file() else sorted(
+            p.parent for p in root.rglob("summary.json"))
+        for path in candidates:
+            if path.resolve() in seen or not (path / "config.yaml").is_file():
+                continue
+            seen.add(path.resolve())
+            try:
+                runs.append(load_run(path))
+            except Unreadable as err:
+                skipped.append(f"{path}: {err}")
+    return runs, skipped
+
+
+def with_status(runs, *statuses):
+    return [r for r in runs if r.status in statuses]
+
+
+def extract(runs, read):
+    """[(run, read(run))] for the runs `read` can read, and "<path>: <reason>" for the others. `read`
+    fails with Unreadable, or with KeyError/TypeError/ValueError on a config or summary that lacks
+    what it needs."""
+    got, skipped = [], []
+    for run in runs:
+        try:
+            got.append((run, read(run)))
+        except Unreadable as err:
+            skipped.append(f"{run.path}: {err}")
+        except (KeyError, TypeError, ValueError) as err:
+            skipped.append(f"{run.path}: {type(err).__name__} {err}")
+    return got, skipped
+
+
+def mean_std(values):
+    """(mean, sample std with ddof = 1, n); the mean is nan without values, the std nan for one."""
+    v = np.asarray(values, dtype=float)
+    mean = float(v.mean()) if v.size else math.nan
+    std = float(v.std(ddof=1)) if v.size > 1 else math.nan
+    return mean, std, int(v.size)
+
+
+def mean_curve(curves):
+    """Average of (epochs, values) curves of any lengths, epoch by epoch over the runs that have that
+    epoch: (epochs, mean, std, n) arrays, std (ddof = 1) nan where only one run has the epoch."""
+    epochs = np.unique(np.concatenate([e for e, _ in curves]))
+    table = np.full((len(curves), len(epochs)), np.nan)  # runs x epochs, nan where a run has no value
+    for row, (e, v) in zip(table, curves):
+        row[np.searchsorted(epochs, e)] = v
+    stats = np.array([mean_std(col[~np.isnan(col)]) for col in table.T]).reshape(-1, 3)
+    return epochs, stats[:, 0], stats[:, 1], stats[:, 2].astype(int)
+
+
+def fmt_mean_std(mean, std, percent=False):
+    """'4.00 ± 2.65' for percent values, else 3 significant digits; '—' without a value."""
+    if math.isnan(mean):
+        return "—"
+    num = (lambda x: f"{x:.2f}") if percent else (lambda x: f"{x:.3g}")
+    return num(mean) if math.isnan(std) else f"{num(mean)} ± {num(std)}"
+
+
+def status_note(runs):
+    """'' when every run completed, else e.g. '1 diverged (seed 5, epoch 3); 2 running (seeds 1, 2)'."""
+    by_status = {}
+    for run in runs:
+        by_status.setdefault(run.status, []).append(run)
+    notes = []
+    for status, same in sorted(by_status.items()):
+        if status == "completed":
+            continue
+        seeds = ", ".join(str(r.seed) for r in sorted(same, key=lambda r: str(r.seed)))
+        extra = ""
+        if status == "diverged":
+            extra = f", epoch {', '.join(sorted({str(r.summary.get('diverged_epoch')) for r in same}))}"
+        notes.append(f"{len(same)} {status} (seed{'s' if len(same) > 1 else ''} {seeds}{extra})")
+    return "; ".join(notes)
+
+
+@dataclass
+class Group:
+    """Runs that differ only in their seed (and NOT_IDENTITY keys)."""
+    folder: str
+    script: str
+    stem: str
+    settings: dict                        # config keys (flattened) that identify the group
+    runs: list = field(default_factory=list)
+    label: str = ""
+
+    @property
+    def completed(self):
+        return with_status(self.runs, "completed")
+
+    def stats(self, key):
+        """mean_std of the final metric `key` over the completed runs that report it as a number."""
+        return mean_std([r.value(key) for r in self.completed if _real(r.final.get(key))])
+
+    def status_note(self):
+        return status_note(self.runs)
+
+
+def group_runs(runs):
+    """Group runs by folder, script, run name and config without the seed; labels name the keys
+    whose values tell groups of the same run name apart."""
+    groups = {}
+    for run in runs:
+        ident = {k: v for k, v in flatten(run.config).items() if k.split(".")[-1] not in NOT_IDENTITY}
+        key = (run.folder, run.script, run.stem, tuple(sorted((k, repr(v)) for k, v in ident.items())))
+        if key not in groups:
+            groups[key] = Group(run.folder, run.script, run.stem, ident)
+        groups[key].runs.append(run)
+    out = list(groups.values())
+    by_stem = {}
+    for g in out:
+        by_stem.setdefault((g.folder, g.script, g.stem), []).append(g)
+    for same in by_stem.values():
+        first = same[0].settings
+        keys = sorted({k for g in same for k in g.settings}
+                      - {k for k in first if all(g.settings.get(k, object()) == first[k] for g in same)})
+        for g in same:
+            diff = ", ".join(f"{k}={_fmt_value(g.settings.get(k))}" for k in keys)
+            g.label = f"{g.stem} ({diff})" if diff else g.stem
+    for g in out:
+        g.runs.sort(key=lambda r: (str(r.seed), str(r.path)))
+    return sorted(out, key=lambda g: (g.folder, g.stem, g.label))
+
+
+def _fmt_value(v):
+    if isinstance(v, tuple):
+        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+@dataclass
+class Plotted:
+    """What a plot function drew (its numbers, by series) and the run folders it left out."""
+    series: dict
+    skipped: list
