@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 
+import numpy as np
 import pytest
 import yaml
 
@@ -61,22 +62,68 @@ def _fake_run(root, name, seed, cfg, val_errors, test_error, status="completed")
     return d
 
 
+def _counts(series):
+    return {k: {x: n for x, (_, _, n) in v.items()} for k, v in series.items()}
+
+
 def test_plots_group_runs_over_seeds(tmp_path):
     runs = tmp_path / "runs"
     for seed in (1, 2):
         for v in ("2b_le", "2b_fa"):
             _fake_run(runs, v, seed, {"dt": 0.01, "n_updates": 100, "tau_s": 0.0}, [90, 10, 5], 5)
         for dt in (0.01, 0.1):
-            _fake_run(runs, f"4a_exact_dt{dt}", seed, {"dt": dt, "n_updates": 100, "tau_s": 0.0}, [90, 5], 4)
+            _fake_run(runs, f"4a_exact_dt{dt}", seed, {"dt": dt, "n_updates": 100, "tau_s": 0.0}, [90, 5], 4 + seed)
         for n in (20, 50):
             _fake_run(runs, f"4c_dt0.05_taus0.5_n{n}", seed, {"dt": 0.05, "n_updates": n, "tau_s": 0.5}, [90], 7)
     _fake_run(runs, "2b_le", 3, {"dt": 0.01}, [90], 50, status="interrupted")  # not counted
     got = plot_2b.plot(sorted(runs.glob("2b_*/seed*")), tmp_path / "a.png")
-    assert got == {"2b_le": 2, "2b_fa": 2}
-    assert plot_4a.plot(sorted(runs.glob("4a_*/seed*")), tmp_path / "b.png") == {"exact": {0.01: 2, 0.1: 2}}
-    assert plot_4c.plot(sorted(runs.glob("4c_*/seed*")), tmp_path / "c.png") == {
-        "dt=0.05 tau_s=0.5": {1.0: 2, 2.5: 2}}
+    assert {k: list(v["n"]) for k, v in got.series.items()} == {"2b_le": [2, 2, 2], "2b_fa": [2, 2, 2]}
+    a = plot_4a.plot([runs], tmp_path / "b.png")  # a runs/ root: only the 4a_ runs count
+    assert _counts(a.series) == {"exact": {0.01: 2, 0.1: 2}}
+    mean, std, _ = a.series["exact"][0.1]
+    assert mean == 5.5 and std == pytest.approx(np.std([5, 6], ddof=1))
+    assert _counts(plot_4c.plot(sorted(runs.glob("4c_*/seed*")), tmp_path / "c.png").series) == {
+        (0.05, 0.5): {1.0: 2, 2.5: 2}}
     assert all((tmp_path / n).stat().st_size > 1000 for n in ("a.png", "b.png", "c.png"))
+
+
+def test_2b_averages_runs_of_different_lengths_per_epoch(tmp_path):
+    """Every epoch is the mean over the seeds that reached it; no curve is cut to the shortest run."""
+    runs = tmp_path / "runs"
+    cfg = {"dt": 0.01, "n_updates": 100, "tau_s": 0.0}
+    _fake_run(runs, "2b_le", 1, cfg, [80, 40, 20, 10], 10)
+    _fake_run(runs, "2b_le", 2, cfg, [60, 20], 20)
+    _fake_run(runs, "2b_le", 3, cfg, [70, 30, 30], 30)
+    _fake_run(runs, "2b_fa", 1, cfg, [50, 25, 12, 6, 3], 3)
+    got = plot_2b.plot([runs], tmp_path / "a.png").series
+    le = got["2b_le"]
+    assert list(le["epochs"]) == [0, 1, 2, 3] and list(le["n"]) == [3, 3, 2, 1]
+    assert le["mean"] == pytest.approx([70, 30, 25, 10])
+    assert le["std"][:3] == pytest.approx([10, 10, np.std([20, 30], ddof=1)]) and np.isnan(le["std"][3])
+    assert got["2b_fa"]["mean"] == pytest.approx([50, 25, 12, 6, 3])  # the full curve of the longest run
+
+
+def test_plots_skip_and_name_unreadable_runs(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    cfg = {"dt": 0.01, "n_updates": 100, "tau_s": 0.0}
+    _fake_run(runs, "2b_le", 1, cfg, [80, 40, 20], 10)
+    (_fake_run(runs, "2b_le", 2, cfg, [60, 20], 20) / "metrics.csv").write_text("")
+    (_fake_run(runs, "2b_le", 3, cfg, [60, 20], 20) / "summary.json").write_text("[1, 2]")
+    (_fake_run(runs, "2b_le", 4, cfg, [60, 20], 20) / "summary.json").write_text("{garbage")
+    (_fake_run(runs, "4a_exact_dt0.1", 1, cfg, [60], 20) / "summary.json").write_text(
+        json.dumps({"status": "completed", "final": "garbage"}))
+    _fake_run(runs, "4a_exact_dt0.1", 2, cfg, [60], 20)
+    drawn = plot_2b.plot([runs], tmp_path / "a.png")
+    assert drawn.series["2b_le"]["mean"] == pytest.approx([80, 40, 20])  # seed 1, in full
+    reasons = dict(line.removeprefix(f"{runs}/").split(": ", 1) for line in drawn.skipped)
+    assert reasons["2b_le/seed2"] == "metrics.csv is empty"
+    assert reasons["2b_le/seed3"] == "summary.json holds list, not a mapping"
+    assert reasons["2b_le/seed4"].startswith("summary.json: Expecting property name")
+    assert reasons["4a_exact_dt0.1/seed1"] == "summary.json 'final' is str, not a mapping"
+    assert _counts(plot_4a.plot([runs], tmp_path / "b.png").series) == {"exact": {0.01: 1}}
+    plot_2b.main([str(runs), "--out", str(tmp_path / "c.png")])
+    err = capsys.readouterr().err
+    assert f"skipped {runs / '2b_le' / 'seed2'}: metrics.csv is empty" in err
 
 
 @pytest.mark.slurm
