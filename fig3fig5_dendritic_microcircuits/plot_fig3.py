@@ -3,11 +3,12 @@ pattern), LE vs orig, mean +- standard deviation over seeds (sample std, ddof=1)
 
   python plot_fig3.py RUNS_DIR [RUNS_DIR ...] [--out fig3.png] [--table]
 
-A run folder is any directory below RUNS_DIR with config.yaml and summary.json of a bars run.
-Diverged runs have no test metrics; they are counted per point and left out of mean and std.
+A run folder is any directory below RUNS_DIR with config.yaml and summary.json of a bars run
+(read with common/runs.py; folders that cannot be read are named on stderr). Accuracy is percent.
+Diverged and other incomplete runs have no test metrics; they are listed per point (seeds, and the
+epoch of divergence) and left out of mean and std.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -16,64 +17,63 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
+
+from common.runs import Plotted, extract, find_runs, fmt_mean_std, mean_std, status_note  # noqa: E402
 
 
-def collect(run_dirs_or_dir):
-    """{(variant, N): {"mse": [...], "acc": [...], "seeds": [...], "diverged": int, "other": int}}."""
-    roots = [run_dirs_or_dir] if isinstance(run_dirs_or_dir, (str, Path)) else run_dirs_or_dir
+def point(run):
+    """(variant, N): LE or orig, and the presentation time in steps of dt."""
+    net = run.config["network"]
+    return "le" if net["latent_eq"] else "orig", int(round(net["t_pattern"] / net["dt"]))
+
+
+def _is_bars(run):
+    return isinstance(run.config.get("training"), dict) and "bars_drop_last_pattern" in run.config["training"]
+
+
+def bars_table(run_dirs):
+    """{(variant, N): {"mse": [...], "acc": [...], "seeds": [...] of completed runs, "runs": all runs}},
+    ordered by N, and "<path>: <reason>" for each run folder that cannot be read."""
+    runs, skipped = find_runs(run_dirs)
+
+    def read(run):
+        done = run.status == "completed"
+        return point(run), (run.value("test_loss"), run.value("test_accuracy")) if done else None
+
+    got, bad = extract([r for r in runs if _is_bars(r)], read)
     table = {}
-    for root in roots:
-        for summ in sorted(Path(root).rglob("summary.json")):
-            cfg_path = summ.parent / "config.yaml"
-            if not cfg_path.is_file():
-                continue
-            cfg = yaml.safe_load(cfg_path.read_text())
-            if "bars_drop_last_pattern" not in cfg.get("training", {}):
-                continue
-            net = cfg["network"]
-            key = ("le" if net["latent_eq"] else "orig", int(round(net["t_pattern"] / net["dt"])))
-            s = json.loads(summ.read_text())
-            e = table.setdefault(key, {"mse": [], "acc": [], "seeds": [], "diverged": 0, "other": 0})
-            if s["status"] == "completed":
-                e["mse"].append(s["final"]["test_loss"])
-                e["acc"].append(s["final"]["test_accuracy"])
-                e["seeds"].append(cfg["training"]["seed"])
-            elif s["status"] == "diverged":
-                e["diverged"] += 1
-            else:
-                e["other"] += 1
-    return table
-
-
-def _stat(v):
-    v = np.asarray(v, dtype=float)
-    if v.size == 0:
-        return np.nan, np.nan
-    return v.mean(), (v.std(ddof=1) if v.size > 1 else 0.0)
+    for run, (key, final) in got:
+        e = table.setdefault(key, {"mse": [], "acc": [], "seeds": [], "runs": []})
+        e["runs"].append(run)
+        if final is not None:
+            e["mse"].append(final[0])
+            e["acc"].append(final[1])
+            e["seeds"].append(run.seed)
+    by_N = sorted(table, key=lambda key: (key[1], key[0]))
+    return {key: table[key] for key in by_N}, skipped + bad
 
 
 def markdown(table):
-    lines = ["| N | variant | runs | diverged | test accuracy (mean ± std) | test MSE (mean ± std) |",
+    lines = ["| N | variant | completed | test accuracy (%, mean ± std) | test MSE (mean ± std) | other runs |",
              "|---|---|---|---|---|---|"]
-    for (variant, N) in sorted(table, key=lambda k: (k[1], k[0])):
-        e = table[(variant, N)]
-        am, asd = _stat(e["acc"])
-        mm, msd = _stat(e["mse"])
-        lines.append(f"| {N} | {variant} | {len(e['acc'])} | {e['diverged']} | {am:.1f} ± {asd:.1f} | "
-                     f"{mm:.4g} ± {msd:.2g} |")
+    for (variant, N), e in table.items():
+        acc, mse = mean_std(e["acc"]), mean_std(e["mse"])
+        lines.append(f"| {N} | {variant} | {acc[2]} | {fmt_mean_std(*acc[:2], percent=True)} | "
+                     f"{fmt_mean_std(*mse[:2])} | {status_note(e['runs']) or '—'} |")
     return "\n".join(lines)
 
 
-def plot(run_dirs_or_dir, out_path):
-    table = collect(run_dirs_or_dir)
+def plot(run_dirs, out_path):
+    """Draw the figure; Plotted.series is bars_table's table."""
+    roots = [run_dirs] if isinstance(run_dirs, (str, Path)) else run_dirs
+    table, skipped = bars_table(roots)
     fig, (ax_acc, ax_mse) = plt.subplots(1, 2, figsize=(10, 3.8))
     for j, variant in enumerate(("le", "orig")):
         Ns = sorted(N for v, N in table if v == variant)
         if not Ns:
             continue
-        acc = np.array([_stat(table[(variant, N)]["acc"]) for N in Ns])
-        mse = np.array([_stat(table[(variant, N)]["mse"]) for N in Ns])
+        acc = np.array([mean_std(table[(variant, N)]["acc"]) for N in Ns])
+        mse = np.array([mean_std(table[(variant, N)]["mse"]) for N in Ns])
         label = "with LE" if variant == "le" else "without LE (orig)"
         ax_acc.errorbar(Ns, acc[:, 0], yerr=acc[:, 1], marker="o", capsize=3, color=f"C{j}",
                         label=label)
@@ -92,7 +92,7 @@ def plot(run_dirs_or_dir, out_path):
     fig.tight_layout()
     fig.savefig(out_path, dpi=130)
     plt.close(fig)
-    return table
+    return Plotted(table, skipped)
 
 
 def main(argv=None):
@@ -105,9 +105,11 @@ def main(argv=None):
     if missing:
         print(f"error: not a directory: {', '.join(missing)}", file=sys.stderr)
         return 2
-    table = plot(a.runs, a.out)
+    drawn = plot(a.runs, a.out)
+    for line in drawn.skipped:
+        print(f"skipped {line}", file=sys.stderr)
     if a.table:
-        print(markdown(table))
+        print(markdown(drawn.series))
     print(f"wrote {a.out}")
     return 0
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from fig3fig5_dendritic_microcircuits import plot_fig3, plot_fig5
-from fig3fig5_dendritic_microcircuits.src import run_bars, run_single_mc
+from fig3fig5_dendritic_microcircuits.src import bars_train, run_bars, run_single_mc
 from fig3fig5_dendritic_microcircuits.src.runfolders import RunGroup
 
 from .helpers import CONFIGS, FOLDER
@@ -97,7 +97,7 @@ def test_sweep_and_train_agree_on_a_run(tmp_path):
 
 
 def test_interrupted_run_resumes_to_identical_metrics(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(run_bars, "STEPS_PER_BLOCK", 1)                  # one epoch per block
+    monkeypatch.setattr(bars_train, "STEPS_PER_BLOCK", 1)                  # one epoch per block
     full = tmp_path / "full"
     assert run_bars.main(["train", str(SMOKE), "--out", str(full)]) == 0
     calls = {"n": 0}
@@ -169,12 +169,13 @@ def test_plot_fig3_aggregates_over_seeds(tmp_path):
     assert run_bars.main(["sweep", str(SMOKE), str(orig), "--seeds", "1-2", "--root",
                           str(tmp_path / "r"), "training.n_epochs=1"]) == 0
     fig = tmp_path / "fig3.png"
-    table = plot_fig3.plot(tmp_path / "r", fig)
-    assert fig.stat().st_size > 1000
-    assert sorted(table) == [("le", 10), ("orig", 10)]
-    e = table[("le", 10)]
+    drawn = plot_fig3.plot(tmp_path / "r", fig)
+    assert fig.stat().st_size > 1000 and not drawn.skipped
+    assert sorted(drawn.series) == [("le", 10), ("orig", 10)]
+    e = drawn.series[("le", 10)]
     mses = [summary(tmp_path / "r" / "smoke_bars" / f"seed{s}")["final"]["test_loss"] for s in (1, 2)]
-    assert sorted(e["mse"]) == sorted(mses) and e["diverged"] == 0
+    assert sorted(e["mse"]) == sorted(mses) and sorted(e["seeds"]) == [1, 2]
+    assert [r.status for r in e["runs"]] == ["completed", "completed"]
 
 
 def test_bars_jobs_dry_run_lists_all_220_runs():
