@@ -29,7 +29,8 @@ class Config:
     synthetic_n_train: int  # dataset: synthetic only (train images / HIGGS rows before the test rows)
     synthetic_n_test: int
     batch_size: int
-    drop_last: bool  # spec Q10: LE loaders drop the last partial batch
+    drop_last: bool  # training loader drops its last partial batch (spec Q10: LE did, BP did not)
+    eval_drop_last: bool  # the same for the val and test loaders (their records say how many were scored)
     # schedule
     epochs: int
     seed: int

@@ -32,6 +32,11 @@ def _random_split(x, y, n_val: int, seed: int) -> tuple[Split, Split]:
     return Split(x[tr], y[tr]), Split(x[va], y[va])
 
 
+def drop_last_key(split: str) -> str:
+    """The config key that decides whether `split`'s loader drops its last partial batch."""
+    return "drop_last" if split == "train" else "eval_drop_last"
+
+
 def _n_batches(n: int, batch_size: int, drop_last: bool) -> int:
     full, rest = divmod(n, batch_size)
     return full + (rest > 0 and not drop_last)
@@ -53,10 +58,12 @@ def _check_sizes(cfg, n_pool: int, sizes: dict[str, int]) -> None:
             raise UsageError(f"config key '{head_keys[name]}' = {want} exceeds the {name} split "
                              f"({n} samples); choose at most {n} or null")
         n = n if want is None else want
-        if _n_batches(n, cfg.batch_size, cfg.drop_last) == 0:
+        drop_key = drop_last_key(name)
+        drop = getattr(cfg, drop_key)
+        if _n_batches(n, cfg.batch_size, drop) == 0:
             raise UsageError(
                 f"the {name} split has {n} samples, no batch at 'batch_size' = {cfg.batch_size} with "
-                f"'drop_last' = {str(cfg.drop_last).lower()}; change 'batch_size', 'drop_last' or the "
+                f"'{drop_key}' = {str(drop).lower()}; change 'batch_size', '{drop_key}' or the "
                 f"split size ({size_keys[name]})")
 
 

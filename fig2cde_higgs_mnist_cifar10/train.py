@@ -1,6 +1,8 @@
 """Train and test one LE or BP network on HIGGS, MNIST or CIFAR-10 (Fig. 2c-e).
 
     python fig2cde_higgs_mnist_cifar10/train.py CONFIG.yaml [key=value ...] [--out DIR] [--restart]
+    python fig2cde_higgs_mnist_cifar10/train.py sweep CONFIG.yaml [...] --seeds 1,2,3 [key=value ...]
+        (all seeds of a config as one ensemble, one run folder per seed; see sweep.py)
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from common.progress import progress
 from common.runfolder import RunFolder, default_run_dir
 from common.seeding import get_rng_state, seed_everything, set_rng_state
 from fig2cde_higgs_mnist_cifar10.config import Config
-from fig2cde_higgs_mnist_cifar10.datasets import BatchLoader, load_splits
+from fig2cde_higgs_mnist_cifar10.datasets import BatchLoader, drop_last_key, load_splits
 from fig2cde_higgs_mnist_cifar10.trainers import BPTrainer, LETrainer
 
 FOLDER = Path(__file__).resolve().parent
@@ -24,7 +26,8 @@ WEIGHT_LIMIT = 1e6  # |weight| beyond this ends the run as diverged
 
 
 def run_epoch(trainer, loader, run, train: bool, desc: str) -> dict:
-    """One pass over `loader`; stops at a batch boundary after SIGTERM/SIGUSR1."""
+    """One pass over `loader`; stops at a batch boundary after SIGTERM/SIGUSR1. `n_scored`: the samples
+    in its batches (fewer than the split's when a partial batch is dropped)."""
     loss_sum, correct = 0.0, 0
     step = trainer.train_batch if train else trainer.eval_batch
     for x, labels in progress(loader, total=len(loader), desc=desc):
@@ -32,8 +35,21 @@ def run_epoch(trainer, loader, run, train: bool, desc: str) -> dict:
         loss_sum, correct = loss_sum + loss, correct + c
         run.add_steps(getattr(trainer, "n_updates", 1))
         run.check_stop()
+    return epoch_record(loss_sum, correct, loader)
+
+
+def epoch_record(loss_sum: float, correct: int, loader) -> dict:
+    """The metrics.csv record of one pass over `loader` from its summed loss and correct count."""
     n = loader.n_samples
-    return {"loss": loss_sum / n, "accuracy": correct / n, "error": 1.0 - correct / n, "samples": n}
+    return {"loss": loss_sum / n, "accuracy": correct / n, "error": 1.0 - correct / n, "n_scored": n}
+
+
+def scored(m: dict, loader, split: str) -> str:
+    """'scored N of M' for the log, naming the key that dropped the rest."""
+    text = f"scored {m['n_scored']} of {loader.n}"
+    if m["n_scored"] < loader.n:
+        text += f", '{drop_last_key(split)}' dropped the last partial batch"
+    return text
 
 
 def setup(cfg, device):
@@ -46,13 +62,37 @@ def setup(cfg, device):
     # for every seed; null shuffles with the run's own seed
     shuffle_seed = cfg.reseed_after_init if cfg.reseed_after_init is not None else cfg.seed
     loaders = {name: BatchLoader(split, cfg.batch_size, shuffle=name == "train",
-                                 drop_last=cfg.drop_last, seed=shuffle_seed, device=device)
+                                 drop_last=getattr(cfg, drop_last_key(name)), seed=shuffle_seed,
+                                 device=device)
                for name, split in splits.items()}
     return trainer, loaders
 
 
+def checkpoint_state(epoch: int, trainer, loaders) -> dict:
+    return {"epoch": epoch, "trainer": trainer.state_dict(), "loader": loaders["train"].get_state(),
+            "rng": get_rng_state()}
+
+
+def resume(state: dict, trainer, loaders) -> int:
+    """Restore a checkpoint_state; returns the epoch to continue with."""
+    trainer.load_state_dict(state["trainer"])
+    loaders["train"].set_state(state["loader"])
+    set_rng_state(state["rng"])
+    return state["epoch"] + 1
+
+
+def final_metrics(te: dict, cfg) -> dict:
+    """summary.json `final` from the test record."""
+    return {"test_error": te["error"], "test_accuracy": te["accuracy"], "test_loss": te["loss"],
+            "n_scored": te["n_scored"], "epochs": cfg.epochs}
+
+
 @entry_point
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sweep"]:  # configs x seeds as ensembles (sweep.py)
+        from fig2cde_higgs_mnist_cifar10.sweep import cmd_sweep
+        return cmd_sweep(argv[1:])
     cfg, args = parse_entry_args(Config, argv, description=__doc__.splitlines()[0])
     out = args.out or default_run_dir(FOLDER, args.config, cfg.seed)
     with RunFolder(out, cfg, restart=args.restart) as run:
@@ -65,15 +105,12 @@ def main(argv=None):
               f"{loaders['train'].n_samples}, val {loaders['val'].n_samples}, test {loaders['test'].n_samples}")
         start = 1
         if run.resumed_state is not None:
-            state = run.resumed_state
-            trainer.load_state_dict(state["trainer"])
-            loaders["train"].set_state(state["loader"])
-            set_rng_state(state["rng"])
-            start = state["epoch"] + 1
+            start = resume(run.resumed_state, trainer, loaders)
         elif cfg.initial_test:
             m = run_epoch(trainer, loaders["test"], run, False, "initial test")
             run.log_metrics(epoch=0, split="test_initial", **m)
-            print(f"initial test: loss {m['loss']:.4f} accuracy {m['accuracy']:.4f}")
+            print(f"initial test: loss {m['loss']:.4f} accuracy {m['accuracy']:.4f} "
+                  f"({scored(m, loaders['test'], 'test')})")
         for epoch in range(start, cfg.epochs + 1):
             tr = run_epoch(trainer, loaders["train"], run, True, f"epoch {epoch} train")
             va = run_epoch(trainer, loaders["val"], run, False, f"epoch {epoch} val")
@@ -81,15 +118,15 @@ def main(argv=None):
                          **trainer.check_values())
             run.log_metrics(epoch=epoch, split="train", **tr)
             run.log_metrics(epoch=epoch, split="val", **va)
-            print(f"epoch {epoch}: train loss {tr['loss']:.4f} acc {tr['accuracy']:.4f} | "
-                  f"val loss {va['loss']:.4f} acc {va['accuracy']:.4f} ({run.wall_time():.0f}s)")
-            run.save_checkpoint({"epoch": epoch, "trainer": trainer.state_dict(),
-                                 "loader": loaders["train"].get_state(), "rng": get_rng_state()})
+            print(f"epoch {epoch}: train loss {tr['loss']:.4f} acc {tr['accuracy']:.4f} "
+                  f"({scored(tr, loaders['train'], 'train')}) | val loss {va['loss']:.4f} acc "
+                  f"{va['accuracy']:.4f} ({scored(va, loaders['val'], 'val')}) ({run.wall_time():.0f}s)")
+            run.save_checkpoint(checkpoint_state(epoch, trainer, loaders))
         te = run_epoch(trainer, loaders["test"], run, False, "test")
         run.log_metrics(epoch=cfg.epochs, split="test", **te)
-        print(f"test: loss {te['loss']:.4f} accuracy {te['accuracy']:.4f} error {te['error']:.4f}")
-        run.complete({"test_error": te["error"], "test_accuracy": te["accuracy"],
-                      "test_loss": te["loss"], "test_samples": te["samples"], "epochs": cfg.epochs})
+        print(f"test: loss {te['loss']:.4f} accuracy {te['accuracy']:.4f} error {te['error']:.4f} "
+              f"({scored(te, loaders['test'], 'test')})")
+        run.complete(final_metrics(te, cfg))
     return run.exit_code
 
 

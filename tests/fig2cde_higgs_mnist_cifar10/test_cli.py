@@ -37,7 +37,7 @@ def test_smoke_run(tmp_path, task, model):
     assert float(test["error"]) == pytest.approx(1 - float(test["accuracy"]))
     assert summary["final"]["test_error"] == pytest.approx(float(test["error"]))
     # LE drops the last partial batch (Q10): 48 test samples at batch 16 are all used either way
-    assert summary["final"]["test_samples"] == 48
+    assert summary["final"]["n_scored"] == 48
     assert (out / "checkpoint.pt").is_file() and (out / "config.yaml").is_file()
 
 

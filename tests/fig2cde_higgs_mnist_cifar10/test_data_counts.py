@@ -40,8 +40,17 @@ def test_loader_sizes_of_the_paper_configs(stem, sizes):
     else:
         n_train = {"mnist": 60_000, "cifar10": 50_000}[cfg.task]
         n = [n_train - cfg.val_size, cfg.val_size, 10_000]
-    got = [_loader_sizes(k, cfg.batch_size, cfg.drop_last) for k in n]
+    drops = [cfg.drop_last, cfg.eval_drop_last, cfg.eval_drop_last]
+    got = [_loader_sizes(k, cfg.batch_size, drop) for k, drop in zip(n, drops)]
     assert got == sizes
+
+
+@pytest.mark.parametrize("stem", [f"smoke_{t}_{m}" for t in ("higgs", "mnist", "cifar10") for m in ("le", "bp")])
+def test_smoke_configs_score_every_sample(stem):
+    """Smoke runs drop nothing: every sample of every split is in a batch."""
+    cfg = load_config(Config, CONFIGS / f"{stem}.yaml")
+    _, loaders = setup(cfg, torch.device("cpu"))
+    assert all(loader.n_samples == loader.n for loader in loaders.values())
 
 
 def test_higgs_split_uses_first_rows_and_last_rows_as_test(tmp_path):

@@ -39,8 +39,10 @@ def _assert_refused(out, err, keys):
 
 @pytest.mark.parametrize("overrides,keys", [
     (["val_size=80"], ["val_size"]),  # the whole pool to validation: no training samples
-    (["val_size=8"], ["batch_size", "drop_last", "val_size"]),  # val 8 < batch 16, partial batch dropped
-    (["higgs_test_rows=8"], ["batch_size", "drop_last", "higgs_test_rows"]),
+    # val 8 < batch 16 and its partial batch dropped
+    (["val_size=8", "eval_drop_last=true"], ["batch_size", "eval_drop_last", "val_size"]),
+    (["train_samples=8"], ["batch_size", "drop_last", "train_samples"]),
+    (["higgs_test_rows=8", "eval_drop_last=true"], ["batch_size", "eval_drop_last", "higgs_test_rows"]),
     (["train_samples=100"], ["train_samples"]),  # the train split has 64
     (["eval_samples=20"], ["eval_samples"]),  # the val split has 16
     (["higgs_rows=200", "higgs_test_rows=40"], ["higgs_rows"]),  # the file has 120 rows
@@ -51,9 +53,9 @@ def test_sizes_that_do_not_fit_exit_2(higgs_root, tmp_path, capsys, overrides, k
     _assert_refused(out, capsys.readouterr().err, keys)
 
 
-@pytest.mark.parametrize("overrides,n_val", [(["val_size=16"], 16),  # exactly one full batch
-                                             (["val_size=4", "drop_last=false"], 4)])  # one partial batch
-def test_sizes_at_the_limit_run(higgs_root, tmp_path, overrides, n_val):
+@pytest.mark.parametrize("overrides", [["val_size=16", "eval_drop_last=true"],  # exactly one full batch
+                                       ["val_size=4", "eval_drop_last=false"]])  # one partial batch
+def test_sizes_at_the_limit_run(higgs_root, tmp_path, overrides):
     """The check refuses only what cannot run: a split of one batch (or one partial batch kept)."""
     out = tmp_path / "run"
     assert main(_higgs_args(higgs_root, out, *overrides)) == 0
