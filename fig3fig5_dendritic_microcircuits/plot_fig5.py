@@ -6,7 +6,6 @@
 apical potential; (b) task learning: validation MSE, output vs target before and after training,
 W_up0 / W_up1 against the teacher's values (dotted), apical potential and hidden pyramidal error.
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -15,35 +14,38 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 
-from fig3fig5_dendritic_microcircuits.src.mimic_plots import _first, load  # noqa: E402
+from common.cli import UsageParser, entry_point  # noqa: E402
+from fig3fig5_dendritic_microcircuits.src.config import MimicConfig  # noqa: E402
+from fig3fig5_dendritic_microcircuits.src.mimic_plots import (RUN_FILES, first_element,  # noqa: E402
+                                                               load)
+from fig3fig5_dendritic_microcircuits.src.params import derived  # noqa: E402
+from fig3fig5_dendritic_microcircuits.src.runfolders import (load_run_config,  # noqa: E402
+                                                             require_files)
 
 
 def plot(run_dir, out_path):
     run_dir = Path(run_dir)
     d = load(run_dir)
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
-    nw = cfg["network"]
-    alpha_P = nw["gb"] / (nw["gl"] + nw["gb"] + nw["ga"])
+    alpha_P = derived(load_run_config(MimicConfig, run_dir).network.net_params())["alpha_P"]
     fig, ax = plt.subplots(2, 4, figsize=(16, 6.5))
     sp, tr, teacher = d.get("selfpred"), d["train"], d["teacher"]
     if sp is not None:
         t = sp["time"]
         a = ax[0, 0]
-        a.plot(t, _first(sp, "layer_1_W_up"), label="W_out")
-        a.plot(t, _first(sp, "layer_0_W_ip"), "--", label="W_ip")
-        a.plot(t, _first(sp, "layer_0_W_down"), label="W_down")
-        a.plot(t, -_first(sp, "layer_0_W_pi"), "--", label="-W_pi")
+        a.plot(t, first_element(sp, "layer_1_W_up"), label="W_out")
+        a.plot(t, first_element(sp, "layer_0_W_ip"), "--", label="W_ip")
+        a.plot(t, first_element(sp, "layer_0_W_down"), label="W_down")
+        a.plot(t, -first_element(sp, "layer_0_W_pi"), "--", label="-W_pi")
         a.set_title("(a) self-prediction: weights")
         a.legend(fontsize=7)
         a = ax[0, 1]
-        a.plot(t, _first(sp, "layer_1_pyr_forw"), label="top pyramid ŭ")
-        a.plot(t, _first(sp, "layer_0_inn_forw"), "--", label="interneuron ŭ")
+        a.plot(t, first_element(sp, "layer_1_pyr_forw"), label="top pyramid ŭ")
+        a.plot(t, first_element(sp, "layer_0_inn_forw"), "--", label="interneuron ŭ")
         a.set_title("self-prediction: voltages")
         a.legend(fontsize=7)
         a = ax[0, 2]
-        a.plot(t, _first(sp, "layer_0_pyr_apical"))
+        a.plot(t, first_element(sp, "layer_0_pyr_apical"))
         a.set_title("self-prediction: apical potential v^A")
     a = ax[0, 3]
     a.semilogy(np.arange(1, len(d["val_mse"]) + 1), d["val_mse"])
@@ -62,15 +64,16 @@ def plot(run_dir, out_path):
     t = tr["time"]
     for j, (key, tkey, label) in enumerate((("layer_0_W_up", "W_up_1", "W_up0"),
                                             ("layer_1_W_up", "W_up_out", "W_up1"))):
-        a.plot(t, _first(tr, key), color=f"C{j}", label=label)
+        a.plot(t, first_element(tr, key), color=f"C{j}", label=label)
         a.axhline(float(teacher[tkey].ravel()[0]), ls=":", color=f"C{j}", label=f"teacher {label}")
     a.set_title("task learning: weights")
     a.legend(fontsize=7)
     a = ax[1, 2]
-    a.plot(t, _first(tr, "layer_0_pyr_apical"))
+    a.plot(t, first_element(tr, "layer_0_pyr_apical"))
     a.set_title("task learning: apical potential")
     a = ax[1, 3]
-    a.plot(t, _first(tr, "layer_0_pyr_forw") - np.float32(alpha_P) * _first(tr, "layer_0_pyr_basal"))
+    a.plot(t, first_element(tr, "layer_0_pyr_forw")
+           - np.float32(alpha_P) * first_element(tr, "layer_0_pyr_basal"))
     a.set_title("hidden pyramid error ŭ^P - α_P v^B")
     for a in list(ax[0, :3]) + list(ax[1, 1:]):
         a.set_xlabel("time")
@@ -79,14 +82,13 @@ def plot(run_dir, out_path):
     plt.close(fig)
 
 
+@entry_point
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = UsageParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, default=Path("fig5.png"))
     a = p.parse_args(argv)
-    if not (a.run_dir / "train_traces.npz").is_file():
-        print(f"error: {a.run_dir} is not a finished mimic run folder", file=sys.stderr)
-        return 2
+    require_files(a.run_dir, RUN_FILES, "mimic")
     plot(a.run_dir, a.out)
     print(f"wrote {a.out}")
     return 0

@@ -4,13 +4,13 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from common.config import load_config_dict
-from common.errors import UsageError
-
-from fig3fig5_dendritic_microcircuits.src.config import BarsConfig
-from fig3fig5_dendritic_microcircuits.src.plots import plot_outputs, plot_val_curve
+from .bars_task import bars_data, build
+from .config import BarsConfig
+from .evaluation import evaluate
+from .plots import plot_outputs, plot_val_curve
+from .runfolders import load_run_config, require_files
+from .traces import save_arrays
 
 
 def read_metrics(run_dir):
@@ -19,22 +19,20 @@ def read_metrics(run_dir):
 
 
 def evaluate_run_folder(run_dir):
-    from fig3fig5_dendritic_microcircuits.src.run_bars import build, evaluate, save_eval
     run_dir = Path(run_dir)
-    for name in ("config.yaml", "metrics.csv", "weights_post.npz"):
-        if not (run_dir / name).is_file():
-            raise UsageError(f"{run_dir} is not a finished bars run folder (no {name})")
-    cfg = load_config_dict(BarsConfig, yaml.safe_load((run_dir / "config.yaml").read_text()))
+    require_files(run_dir, ("config.yaml", "metrics.csv", "weights_post.npz"), "bars")
+    cfg = load_run_config(BarsConfig, run_dir)
     net, _ = build([cfg])                                 # replays the seed's RNG stream
     net.load_weights(run_dir / "weights_post.npz", 0)
     n = cfg.network.steps(cfg.network.t_pattern)
-    ev = evaluate(net, [cfg], n)[0]
+    c = max(1, cfg.network.steps(cfg.training.record_dt))
+    ev = evaluate(net, [bars_data(cfg)], n, c, [cfg.training.eval_metric == "accuracy"])[0]
     rows = read_metrics(run_dir)
     stored = {r["split"]: r for r in rows if r["split"] in ("train", "test")}
     code = 0
     for split in ("train", "test"):
         d = ev[split]
-        save_eval(run_dir, split, d)
+        save_arrays(run_dir / f"eval_{split}.npz", d)
         line = f"{split}: MSE {d['mse']:.6g}, accuracy {d['acc']:.4g}"
         if split in stored:
             same = (np.isclose(float(stored[split]["loss"]), d["mse"], rtol=1e-6, atol=0)

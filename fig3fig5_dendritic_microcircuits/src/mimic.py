@@ -3,38 +3,15 @@ phase, pre-training evaluation, task training, post-training evaluation."""
 import numpy as np
 
 from .dataset import mimic_teacher_data, with_flag
+from .evaluation import evaluate
 from .network import Microcircuits
-from .protocol import epoch_metrics, eval_sequences, metrics, train_schedule
-
-
-def _record(cfg):
-    rec = []
-    for i, quants in enumerate(cfg.training.recorded_quants):
-        rec += [(i, q) for q in quants]
-    return rec + [("run", "r_in"), ("run", "u_tgt")]
+from .protocol import epoch_metrics, train_schedule
+from .traces import named_traces, record_list, time_axis
 
 
 def _traces(res, c, dt):
-    out = {f"layer_{key[0]}_{key[1]}": v[0] for key, v in res.traces.items()}
-    n = next(iter(out.values())).shape[0] if out else 0
-    out["time"] = np.linspace(dt, n * c * dt, n)      # spec Q16 time axis
-    return out
-
-
-def _evaluate(student, x, y, n, c, dt):
-    """Spec §4.2 step 6 on the mimic pairs: two runs (train = test = the same pairs)."""
-    res = {}
-    L = student.lay.n_layers
-    for split in ("train", "test"):
-        X, T = eval_sequences(student.rngs[0], x, y)
-        r = student.run(X[None], T[None], learn=False, n=n,
-                        record=[(L - 1, "pyr_forw"), ("run", "u_tgt"), ("run", "r_in")],
-                        record_every=c)
-        mse, _ = metrics(r.out[0], T[:, :-1], classify=False)
-        res[split] = {"mse": mse, "x": X, "y": T[:, :-1], "out": r.out[0],
-                      "u_out": r.traces[(L - 1, "pyr_forw")][0],
-                      "u_tgt": r.traces[("run", "u_tgt")][0], "r_in": r.traces[("run", "r_in")][0]}
-    return res
+    out = named_traces(res.traces, 0)
+    return dict(out, time=time_axis(len(out["layer_run_u_tgt"]), c, dt))
 
 
 def run_mimic(cfg, on_epoch_block=None):
@@ -53,7 +30,7 @@ def run_mimic(cfg, on_epoch_block=None):
     rng = student.rngs[0]
     out = {"teacher_x": x, "teacher_y": y, "teacher_weights": w_teacher,
            "weights_init": student.weights(0), "engine": student.engine}
-    rec = _record(cfg)
+    rec = record_list(cfg)
 
     # stage 1: self-prediction, no nudging, learning on (spec §6.3)
     sp = nw.eta_selfpred
@@ -73,7 +50,7 @@ def run_mimic(cfg, on_epoch_block=None):
     student.set_eta(0, nw.eta.up, eta_pi, nw.eta.ip)
 
     # pre-training evaluation on the same pairs (spec §6.4)
-    out["eval_pretrain"] = _evaluate(student, x, y, n, c, nw.dt)
+    out["eval_pretrain"] = evaluate(student, [(x, y)], n, c, [False])[0]
 
     # stage 2: task training with validation blocks (spec §6.5)
     sched = train_schedule(rng, x, y, x, y, tr.n_epochs, tr.n_val_samples)
@@ -86,5 +63,5 @@ def run_mimic(cfg, on_epoch_block=None):
     if on_epoch_block is not None:
         on_epoch_block(tr.n_epochs, rows)
     out["weights_post"] = student.weights(0)
-    out["eval"] = _evaluate(student, x, y, n, c, nw.dt)
+    out["eval"] = evaluate(student, [(x, y)], n, c, [False])[0]
     return out

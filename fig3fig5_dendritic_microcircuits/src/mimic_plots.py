@@ -7,7 +7,11 @@ from fig3fig5_dendritic_microcircuits.src.params import derived
 from fig3fig5_dendritic_microcircuits.src.plots import plot_lines, plot_outputs, plot_val_curve
 
 
-def _first(tr, key):
+RUN_FILES = ("config.yaml", "teacher.npz", "val_mse.npy", "train_traces.npz", "eval_pretrain_test.npz",
+             "eval_test.npz")                     # what the plots read from a finished mimic run
+
+
+def first_element(tr, key):
     """Trace of the first element of a recorded quantity: (samples, ...) -> (samples,)."""
     v = tr[key]
     return v.reshape(len(v), -1)[:, 0]
@@ -32,16 +36,16 @@ def plot_all(run_dir, cfg):
     sp = d.get("selfpred")
     if sp is not None:
         t = sp["time"]
-        ws = {name: (sign * _first(sp, key)) for name, key, sign in (
+        ws = {name: (sign * first_element(sp, key)) for name, key, sign in (
             ("W_out", "layer_1_W_up", 1), ("W_ip", "layer_0_W_ip", 1), ("W_down", "layer_0_W_down", 1),
             ("-W_pi", "layer_0_W_pi", -1)) if key in sp}
         plot_lines(t, ws, run_dir / "mimic_selfpred_ws.png", "weight", title="self-prediction")
         if "layer_1_pyr_forw" in sp and "layer_0_inn_forw" in sp:
-            plot_lines(t, {"top pyramid ŭ": _first(sp, "layer_1_pyr_forw"),
-                           "interneuron ŭ": _first(sp, "layer_0_inn_forw")},
+            plot_lines(t, {"top pyramid ŭ": first_element(sp, "layer_1_pyr_forw"),
+                           "interneuron ŭ": first_element(sp, "layer_0_inn_forw")},
                        run_dir / "mimic_selfpred_volts_comp.png", "voltage", title="self-prediction")
         if "layer_0_pyr_apical" in sp:
-            plot_lines(t, {"v^A": _first(sp, "layer_0_pyr_apical")},
+            plot_lines(t, {"v^A": first_element(sp, "layer_0_pyr_apical")},
                        run_dir / "mimic_selfpred_apical.png", "apical potential",
                        title="self-prediction")
     epochs = np.arange(1, len(d["val_mse"]) + 1)
@@ -52,7 +56,7 @@ def plot_all(run_dir, cfg):
                  title="after training")
     tr = d["train"]
     t = tr["time"]
-    series = {name: _first(tr, key) for name, key in (("W_up1 (out)", "layer_1_W_up"),
+    series = {name: first_element(tr, key) for name, key in (("W_up1 (out)", "layer_1_W_up"),
                                                        ("W_ip", "layer_0_W_ip"),
                                                        ("W_up0", "layer_0_W_up")) if key in tr}
     hl = [("teacher W_up1", float(teacher["W_up_out"].ravel()[0])),
@@ -60,11 +64,11 @@ def plot_all(run_dir, cfg):
           ("teacher W_up0", float(teacher["W_up_1"].ravel()[0]))]
     plot_lines(t, series, run_dir / "mimic_train_ws.png", "weight", hlines=hl, title="task training")
     if "layer_0_pyr_apical" in tr:
-        plot_lines(t, {"v^A": _first(tr, "layer_0_pyr_apical")}, run_dir / "mimic_train_apical.png",
-                   "apical potential", title="task training")
+        plot_lines(t, {"v^A": first_element(tr, "layer_0_pyr_apical")},
+                   run_dir / "mimic_train_apical.png", "apical potential", title="task training")
     if "layer_0_pyr_basal" in tr and "layer_0_pyr_forw" in tr:
-        pred = np.float32(alpha_P) * _first(tr, "layer_0_pyr_basal")
-        u_hat = _first(tr, "layer_0_pyr_forw")
+        pred = np.float32(alpha_P) * first_element(tr, "layer_0_pyr_basal")
+        u_hat = first_element(tr, "layer_0_pyr_forw")
         plot_lines(t, {"α_P v^B": pred, "ŭ^P": u_hat}, run_dir / "mimic_train_pyr_volts.png",
                    "voltage", title="hidden pyramid")
         plot_lines(t, {"ŭ^P - α_P v^B": u_hat - pred}, run_dir / "mimic_train_pyr_error.png",

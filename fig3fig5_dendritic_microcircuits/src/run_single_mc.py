@@ -10,31 +10,30 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from common.cli import UsageParser, entry_parser, entry_point, parse_entry_args
-from common.config import load_config_dict
 from common.errors import Diverged, UsageError
 from common.runfolder import RunFolder, default_run_dir
 
 from fig3fig5_dendritic_microcircuits.src.config import MimicConfig
 from fig3fig5_dendritic_microcircuits.src.mimic import run_mimic
-from fig3fig5_dendritic_microcircuits.src.mimic_plots import plot_all
+from fig3fig5_dendritic_microcircuits.src.mimic_plots import RUN_FILES, plot_all
+from fig3fig5_dendritic_microcircuits.src.runfolders import load_run_config, require_files
+from fig3fig5_dendritic_microcircuits.src.traces import save_arrays
 
 FOLDER = Path(__file__).resolve().parents[1]
 
 
 def save_results(path, res):
-    np.savez(path / "teacher.npz", x=res["teacher_x"], y=res["teacher_y"],
-             **res["teacher_weights"])
-    for name in ("weights_init", "weights_post_selfpred", "weights_post"):
-        np.savez(path / f"{name}.npz", **res[name])
-    for name in ("selfpred_traces", "train_traces"):
+    save_arrays(path / "teacher.npz", dict(x=res["teacher_x"], y=res["teacher_y"],
+                                           **res["teacher_weights"]))
+    for name in ("weights_init", "weights_post_selfpred", "weights_post", "selfpred_traces",
+                 "train_traces"):
         if name in res:
-            np.savez(path / f"{name}.npz", **res[name])
+            save_arrays(path / f"{name}.npz", res[name])
     for stage in ("eval_pretrain", "eval"):
         for split, d in res[stage].items():
-            np.savez(path / f"{stage}_{split}.npz", **{k: np.asarray(v) for k, v in d.items()})
+            save_arrays(path / f"{stage}_{split}.npz", d)
     np.save(path / "val_mse.npy", res["val_mse"])
 
 
@@ -82,11 +81,8 @@ def cmd_eval(argv):
     p = UsageParser(prog="run_single_mc.py eval")
     p.add_argument("run_dir", type=Path)
     a = p.parse_args(argv)
-    for name in ("config.yaml", "weights_post.npz", "train_traces.npz"):
-        if not (a.run_dir / name).is_file():
-            raise UsageError(f"{a.run_dir} is not a finished mimic run folder (no {name})")
-    cfg = load_config_dict(MimicConfig, yaml.safe_load((a.run_dir / "config.yaml").read_text()))
-    plot_all(a.run_dir, cfg)
+    require_files(a.run_dir, RUN_FILES, "mimic")
+    plot_all(a.run_dir, load_run_config(MimicConfig, a.run_dir))
     print(f"plots written to {a.run_dir}")
     return 0
 

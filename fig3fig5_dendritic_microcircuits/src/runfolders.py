@@ -4,9 +4,13 @@ common.RunFolder is a context manager for one run. An ensemble keeps K of them o
 entered in order and exited in reverse order, each with its own outcome (completed, diverged,
 interrupted, failed), so every folder ends with the status of its own network.
 """
-import numpy as np
+from pathlib import Path
 
-from common.errors import Interrupted
+import numpy as np
+import yaml
+
+from common.config import load_config_dict
+from common.errors import Interrupted, UsageError
 from common.runfolder import RunFolder
 
 
@@ -65,3 +69,15 @@ def split_state(state, k):
 def stack_states(states):
     return {key: np.stack([st[key] for st in states]) for key in states[0]}
 
+
+
+def require_files(run_dir, names, what):
+    """UsageError (exit 2, one line) unless run_dir holds every file in names."""
+    for name in names:
+        if not (Path(run_dir) / name).is_file():
+            raise UsageError(f"{run_dir} is not a finished {what} run folder (no {name})")
+
+
+def load_run_config(cfg_cls, run_dir):
+    """The resolved config stored in a run folder, checked like a config file."""
+    return load_config_dict(cfg_cls, yaml.safe_load((Path(run_dir) / "config.yaml").read_text()))

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from fig3fig5_dendritic_microcircuits import plot_fig3, plot_fig5
-from fig3fig5_dendritic_microcircuits.src import run_bars, run_single_mc
+from fig3fig5_dendritic_microcircuits.src import bars_train, run_bars, run_single_mc
 from fig3fig5_dendritic_microcircuits.src.runfolders import RunGroup
 
 from .helpers import CONFIGS, FOLDER
@@ -97,7 +97,7 @@ def test_sweep_and_train_agree_on_a_run(tmp_path):
 
 
 def test_interrupted_run_resumes_to_identical_metrics(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(run_bars, "STEPS_PER_BLOCK", 1)                  # one epoch per block
+    monkeypatch.setattr(bars_train, "STEPS_PER_BLOCK", 1)                  # one epoch per block
     full = tmp_path / "full"
     assert run_bars.main(["train", str(SMOKE), "--out", str(full)]) == 0
     calls = {"n": 0}
