@@ -13,14 +13,14 @@ import sys
 import torch
 
 from common.cli import entry_parser, entry_point, parse_entry_args
-from common.errors import UsageError
+from common.device import resolve_device
 from common.divergence import check_finite
+from common.errors import UsageError
 from common.runfolder import RunFolder, default_run_dir
-from fig2b_fig4ac_mnist.src.config import Config
+from fig2b_fig4ac_mnist.src.config import DTYPES, Config
 from fig2b_fig4ac_mnist.src.data import batch_order, load_splits
 from fig2b_fig4ac_mnist.src.network import LENetwork
 from fig2b_fig4ac_mnist.src.paths import FOLDER
-from fig2b_fig4ac_mnist.src.train import DTYPES, resolve_device
 
 
 class MLP:
@@ -51,14 +51,16 @@ class MLP:
             delta = below
 
 
-def evaluate(mlp, split, batch_size):
+def evaluate(mlp, split, cfg):
+    """(loss, error %, accuracy %, n scored) as the LE runs score them."""
     sq, correct, n = 0.0, 0, 0
-    for idx in batch_order(len(split.x), batch_size, False, None):
+    for idx in batch_order(len(split.x), cfg.batch_size, False, None, cfg.eval_drop_last):
         out, y = mlp.forward(split.x[idx])[0][-1], split.y[idx]
-        sq += float(((out - y) ** 2).sum())
+        sq += float(((out - y) ** 2).sum(dtype=torch.float64))
         correct += int((out.argmax(1) == y.argmax(1)).sum())
         n += len(idx)
-    return sq / n, 100.0 - 100.0 * correct / n
+    accuracy = 100.0 * correct / n
+    return sq / n, 100.0 - accuracy, accuracy, n
 
 
 @entry_point
@@ -71,13 +73,14 @@ def main(argv=None):
     name = "bp_" + args.config.stem + (f"_sub{args.substeps}" if args.substeps > 1 else "")
     out = args.out or default_run_dir(FOLDER, name, cfg.seed)
     device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
+    train, val, test = load_splits(cfg, device, dtype)  # before the run folder: bad data leaves none behind
     with RunFolder(out, cfg, restart=args.restart) as run:
         if run.already_completed:
             return 0
-        train, val, test = load_splits(cfg, device, dtype)
         net = LENetwork(cfg, device=device, dtype=dtype)  # the same initial W, b as the LE run
         lam_m = cfg.learning_rate * cfg.lr_multiplier
-        mlp = MLP(net.W, net.b, [lam_m * f * cfg.beta / args.substeps for f in cfg.lr_factors])
+        mlp = MLP([w[0] for w in net.W], [v[0, 0] for v in net.b],
+                  [lam_m * f * cfg.beta / args.substeps for f in cfg.lr_factors])
         run.update_summary(substeps=args.substeps)
         order_gen = torch.Generator()
         order_gen.manual_seed(cfg.seed if cfg.reseed_after_init is None else cfg.reseed_after_init)
@@ -94,16 +97,20 @@ def main(argv=None):
                         mlp.sgd_step(x, y)
                     run.add_steps(args.substeps)
                     run.check_stop()
-            loss, error = evaluate(mlp, val, cfg.batch_size)
+            loss, error, accuracy, n = evaluate(mlp, val, cfg)
             check_finite(epoch, val_loss=loss)
-            run.log_metrics(epoch=epoch, split="val", loss=loss, error=error, accuracy=100.0 - error)
-            print(f"epoch {epoch}: val_error {error:.2f}% val_loss {loss:.4f}")
+            run.log_metrics(epoch=epoch, split="val", loss=loss, error=error, accuracy=accuracy, n_scored=n)
+            print(f"epoch {epoch}: val_error {error:.2f}% val_loss {loss:.4f} (scored {n} of {len(val.x)})")
             final = None
             if epoch == cfg.epoch_qty - 1:
-                t_loss, t_error = evaluate(mlp, test, cfg.batch_size)
-                run.log_metrics(epoch=epoch, split="test", loss=t_loss, error=t_error, accuracy=100.0 - t_error)
-                print(f"test_error {t_error:.2f}% test_loss {t_loss:.4f}")
-                final = {"test_error": t_error, "test_loss": t_loss, "val_error": error, "val_loss": loss}
+                t_loss, t_error, t_accuracy, t_n = evaluate(mlp, test, cfg)
+                check_finite(epoch, test_loss=t_loss)
+                run.log_metrics(epoch=epoch, split="test", loss=t_loss, error=t_error, accuracy=t_accuracy,
+                                n_scored=t_n)
+                print(f"test_error {t_error:.2f}% test_loss {t_loss:.4f} (scored {t_n} of {len(test.x)})")
+                final = {"test_error": t_error, "test_accuracy": t_accuracy, "test_loss": t_loss,
+                         "val_error": error, "val_accuracy": accuracy, "val_loss": loss,
+                         "n_scored": t_n, "val_n_scored": n, "result": t_accuracy / 100.0}
             run.save_checkpoint({"epoch": epoch, "W": mlp.W, "b": mlp.b, "order_gen": order_gen.get_state()})
             if final is not None:
                 run.complete(final)

@@ -2,7 +2,11 @@
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
+
 from common.config import require
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,14 @@ class Config:
     tau_adapt_max_passes: int      # safety cap on validation passes per layer
     # schedule (spec §3)
     batch_size: int
+    eval_drop_last: bool           # authors: true, a partial last validation/test batch is not scored (spec Q5)
     n_updates: int
     epoch_qty: int                 # evaluations incl. the eval-only epoch 0
     seed: int                      # initialisation seed
     reseed_after_init: int | None  # authors: 7 (spec Q7); null keeps the seed's own streams
     device: Literal["cpu", "cuda", "auto"]
     dtype: Literal["float32", "float64"]
+    tf32: bool                     # let CUDA matrix products use TF32 (faster, ~1e-3 relative error)
 
     def check(self):
         n_layers = len(self.hidden_sizes) + 1

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 import torch
 
 from common.data import load_vision
+from common.errors import UsageError
 from common.synthetic import synthetic_root
 
 VAL_DEFAULT = 10_000
@@ -28,9 +29,13 @@ def split_indices(n_train_file, n_test_file, train_samples, val_samples, test_sa
     n_val = VAL_DEFAULT if val_samples == -1 else val_samples
     n_train = n_train_file - n_val if train_samples == -1 else train_samples
     n_test = n_test_file if test_samples == -1 else test_samples
-    if n_train + n_val > n_train_file or n_test > n_test_file or n_train <= 0:
-        raise ValueError(f"split {n_train}+{n_val} / {n_test} does not fit the files "
-                         f"({n_train_file} / {n_test_file} images)")
+    if n_train + n_val > n_train_file or n_train <= 0:
+        raise UsageError(f"config keys 'train_samples' ({train_samples}) and 'val_samples' ({val_samples}) ask for "
+                         f"{n_train} + {n_val} images but the training file has {n_train_file}; "
+                         f"set them to counts that fit (-1 for train_samples takes all before the validation block)")
+    if n_test > n_test_file:
+        raise UsageError(f"config key 'test_samples' ({test_samples}) asks for {n_test} images but the test file "
+                         f"has {n_test_file}; set it to at most {n_test_file} or -1")
     return range(0, n_train), range(n_train_file - n_val, n_train_file), range(0, n_test)
 
 
@@ -57,8 +62,9 @@ def load_splits(cfg, device="cpu", dtype=torch.float32):
             _make_split(x_te, y_te, te, cfg.classes, device, dtype))
 
 
-def batch_order(n, batch_size, shuffle, gen):
-    """Index tensors of the full batches of one pass (drop_last); a permutation only if shuffle."""
+def batch_order(n, batch_size, shuffle, gen, drop_last=True):
+    """Index tensors of the batches of one pass; a permutation only if shuffle. With drop_last a partial
+    last batch is left out (the authors' DataLoaders, spec Q5)."""
     order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)  # spec Q5: authors fixed order
-    n_batches = n // batch_size
+    n_batches = n // batch_size if drop_last else -(-n // batch_size)
     return [order[i * batch_size:(i + 1) * batch_size] for i in range(n_batches)]

@@ -1,4 +1,10 @@
-"""Fully connected Latent Equilibrium network in continuous time (spec le_continuous_fc.md §1).
+"""Fully connected Latent Equilibrium networks in continuous time (spec le_continuous_fc.md §1).
+
+An ensemble of K independent networks of the same shapes is stepped together: every tensor carries a
+leading network axis k, weights are K x n_{l-1} x n_l and states K x B x n_l, and the matrix products
+are batched (bmm). A single network is the ensemble K = 1. Per network: the seed (W, b, B, tau jitter),
+tau, tau_m, tau_width, beta, learning rates, noise width and noise stream, feedback alignment and
+prosp_rate_errors. Shared: sizes, dt, n_updates, tau_s and the filter flags.
 
 Layers l = 1 .. L (index 0 .. L-1 in code): hard-sigmoid hidden layers, linear output layer.
 One call of `step` is one explicit Euler step in the Jacobi (pipelined) order of spec §1.4.
@@ -8,120 +14,172 @@ computation as the spec's bottom-up sweep followed by the backward sweep.
 """
 from __future__ import annotations
 
-import numpy as np
+import contextlib
+
 import torch
+
+STATES = ("u", "u_hat", "d", "I", "e", "r", "phi_prime", "rbar", "gbar")
+SHARED = ("input_size", "hidden_sizes", "classes", "dt", "n_updates", "tau_s", "forward_filter",
+          "backward_filter", "target_lpf", "target_type")
 
 
 class LENetwork:
-    """B parallel copies of the LE network sharing W and b (spec §1.9).
+    """K independent LE networks, each with B parallel copies sharing its W and b (spec §1.9).
 
-    cfg: any object with the attributes of fig2b_fig4ac_mnist.src.config.Config (model part).
+    cfgs: one config or a list of K configs (objects with the attributes of
+    fig2b_fig4ac_mnist.src.config.Config) that agree on the SHARED keys.
+    noise_seeds: seed of each network's rate-noise stream (default: its config seed).
     """
 
-    def __init__(self, cfg, device="cpu", dtype=torch.float32, noise_seed=None):
+    def __init__(self, cfgs, device="cpu", dtype=torch.float32, noise_seeds=None):
+        cfgs = list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs]
+        for key in SHARED:
+            if any(getattr(c, key) != getattr(cfgs[0], key) for c in cfgs):
+                raise ValueError(f"the networks of one ensemble must share '{key}'")
+        cfg = cfgs[0]
+        self.K = len(cfgs)
         self.device = torch.device(device)
         self.dtype = dtype
         self.sizes = [cfg.input_size, *cfg.hidden_sizes, cfg.classes]
         self.L = len(self.sizes) - 1
         self.dt = float(cfg.dt)
-        self.beta = float(cfg.beta)
         self.n_updates = int(cfg.n_updates)
         self.tau_s = float(cfg.tau_s)
-        self.noise_width = float(cfg.noise_width)
-        self.prosp_rate_errors = bool(cfg.prosp_rate_errors)
-        self.feedback_alignment = bool(cfg.feedback_alignment)
         self.target_type = cfg.target_type
         # tau_s == 0 switches every filter off, whatever the flags (spec §1.3, Q11)
         self.forward_filter = bool(cfg.forward_filter) and self.tau_s > 0
         self.backward_filter = bool(cfg.backward_filter) and self.tau_s > 0
         self.target_lpf = bool(cfg.target_lpf) and self.tau_s > 0
-        lam_m = float(cfg.learning_rate) * float(cfg.lr_multiplier)
-        # per-step factor eta_l * dt = lambda * m * f_l / n_updates (spec §1.6, Q6)
-        self.eta_dt = [lam_m * f / self.n_updates for f in cfg.lr_factors]
-        self.eta_tau = [lam_m * f for f in cfg.lr_factors_tau]  # no dt, no 1/n_updates (spec §1.7)
-        self.tau_learning = [False] * self.L
 
-        self._init_parameters(cfg)
-        self.gen = torch.Generator(device=self.device)  # rate-noise stream
-        self.gen.manual_seed(int(cfg.seed if noise_seed is None else noise_seed))
+        def per_net(values, dtype=self.dtype):  # K values -> K x 1 x 1
+            return torch.tensor(values, dtype=dtype, device=self.device).reshape(self.K, 1, 1)
+
+        self.beta = per_net([float(c.beta) for c in cfgs])  # K x 1 x 1
+        self.noise_widths = [float(c.noise_width) for c in cfgs]
+        self.noise_width = per_net(self.noise_widths)  # K x 1 x 1
+        self.prosp_rate_errors = per_net([bool(c.prosp_rate_errors) for c in cfgs], torch.bool)  # K x 1 x 1
+        self.feedback_alignment = per_net([bool(c.feedback_alignment) for c in cfgs], torch.bool)  # K x 1 x 1
+        lam_m = [float(c.learning_rate) * float(c.lr_multiplier) for c in cfgs]
+        # per-step factor eta_l * dt = lambda * m * f_l / n_updates (spec §1.6, Q6), K x 1 x 1 per layer
+        self.eta_dt = [per_net([lm * c.lr_factors[l] / self.n_updates for lm, c in zip(lam_m, cfgs)])
+                       for l in range(self.L)]
+        # no dt, no 1/n_updates (spec §1.7)
+        self.eta_tau = [per_net([lm * c.lr_factors_tau[l] for lm, c in zip(lam_m, cfgs)]) for l in range(self.L)]
+        self.tau_learning = torch.zeros(self.K, self.L, dtype=torch.bool)  # host-side flags, network x layer
+
+        self._init_parameters(cfgs)
+        seeds = [c.seed for c in cfgs] if noise_seeds is None else noise_seeds
+        self.gens = []  # one rate-noise stream per network
+        for s in seeds:
+            g = torch.Generator(device=self.device)
+            g.manual_seed(int(s))
+            self.gens.append(g)
         self._init_states(1)
         self.batch = None  # B after the first call (spec §1.9)
 
     # ------------------------------------------------------------------ set-up
-    def _init_parameters(self, cfg):
-        g = torch.Generator()  # CPU, float32 draws in the order of spec §1.1
-        g.manual_seed(int(cfg.seed))
-        std = float(cfg.init_std)
-        lo, hi = cfg.tau_clip
-        self.W, self.b, self.B, self.tau, self.tau_m = [], [], [], [], []
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            W = torch.randn(n_in, n_out, generator=g) * std  # n_in x n_out
-            b = torch.randn(n_out, generator=g) * std  # n_out
-            B = torch.randn(n_in, n_out, generator=g) * std  # n_in x n_out, drawn even without FA
-            if cfg.tau_width != 0:
-                xi = 1.0 + cfg.tau_width * torch.randn(n_out, generator=g)  # n_out
-                zeta = 1.0 + cfg.tau_width * torch.randn(n_out, generator=g)  # n_out
-                tau = torch.clamp(cfg.tau * xi, lo, hi)
-                tau_m = torch.clamp(cfg.tau_m * zeta, lo, hi)
-            else:  # no clipping: tau = 0 stays 0 (spec §1.3)
-                tau = torch.full((n_out,), float(cfg.tau))
-                tau_m = torch.full((n_out,), float(cfg.tau_m))
-            for lst, t in ((self.W, W), (self.b, b), (self.B, B), (self.tau, tau), (self.tau_m, tau_m)):
-                lst.append(t.to(self.device, self.dtype).contiguous())
+    def _init_parameters(self, cfgs):
+        W, b, B, tau, tau_m = ([[] for _ in range(self.L)] for _ in range(5))
+        for cfg in cfgs:
+            g = torch.Generator()  # CPU, float32 draws in the order of spec §1.1
+            g.manual_seed(int(cfg.seed))
+            std = float(cfg.init_std)
+            lo, hi = cfg.tau_clip
+            for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+                W[l].append(torch.randn(n_in, n_out, generator=g) * std)  # n_in x n_out
+                b[l].append(torch.randn(n_out, generator=g) * std)  # n_out
+                B[l].append(torch.randn(n_in, n_out, generator=g) * std)  # n_in x n_out, drawn even without FA
+                if cfg.tau_width != 0:
+                    xi = 1.0 + cfg.tau_width * torch.randn(n_out, generator=g)  # n_out
+                    zeta = 1.0 + cfg.tau_width * torch.randn(n_out, generator=g)  # n_out
+                    tau[l].append(torch.clamp(cfg.tau * xi, lo, hi))
+                    tau_m[l].append(torch.clamp(cfg.tau_m * zeta, lo, hi))
+                else:  # no clipping: tau = 0 stays 0 (spec §1.3)
+                    tau[l].append(torch.full((n_out,), float(cfg.tau)))
+                    tau_m[l].append(torch.full((n_out,), float(cfg.tau_m)))
+        to = dict(device=self.device, dtype=self.dtype)
+        self.W = [torch.stack(w).to(**to).contiguous() for w in W]  # K x n_{l-1} x n_l
+        self.B = [torch.stack(m).to(**to).contiguous() for m in B]  # K x n_{l-1} x n_l
+        self.b = [torch.stack(v)[:, None].to(**to).contiguous() for v in b]  # K x 1 x n_l
+        self.tau = [torch.stack(t)[:, None].to(**to).contiguous() for t in tau]  # K x 1 x n_l
+        self.tau_m = [torch.stack(t)[:, None].to(**to).contiguous() for t in tau_m]  # K x 1 x n_l
 
     def _zeros(self, B, n):
-        return torch.zeros(B, n, device=self.device, dtype=self.dtype)
+        return torch.zeros(self.K, B, n, device=self.device, dtype=self.dtype)
 
     def _init_states(self, B):
-        outs = self.sizes[1:]
-        ins = self.sizes[:-1]
-        self.u = [self._zeros(B, n) for n in outs]  # B x n_l
-        self.u_hat = [self._zeros(B, n) for n in outs]  # B x n_l
-        self.d = [self._zeros(B, n) for n in outs]  # B x n_l
-        self.I = [self._zeros(B, n) for n in outs]  # B x n_l
-        self.e = [self._zeros(B, n) for n in outs]  # B x n_l, e_l^{n-1}
-        self.r = [self._zeros(B, n) for n in outs]  # B x n_l
-        self.phi = [self._zeros(B, n) for n in outs]  # B x n_l, phi'(u_hat) before noise
-        self.rbar = [self._zeros(B, n) for n in outs]  # B x n_l, forward filter state
-        self.gbar = [self._zeros(B, n) for n in ins]  # B x n_{l-1}, backward filter state
-        self.ybar = self._zeros(B, outs[-1])  # B x n_L
+        outs, ins = self.sizes[1:], self.sizes[:-1]
+        self.u = [self._zeros(B, n) for n in outs]  # K x B x n_l
+        self.u_hat = [self._zeros(B, n) for n in outs]  # K x B x n_l
+        self.d = [self._zeros(B, n) for n in outs]  # K x B x n_l
+        self.I = [self._zeros(B, n) for n in outs]  # K x B x n_l
+        self.e = [self._zeros(B, n) for n in outs]  # K x B x n_l, e_l^{n-1}
+        self.r = [self._zeros(B, n) for n in outs]  # K x B x n_l
+        self.phi_prime = [self._zeros(B, n) for n in outs]  # K x B x n_l, phi'(u_hat) before noise
+        self.rbar = [self._zeros(B, n) for n in outs]  # K x B x n_l, forward filter state
+        self.gbar = [self._zeros(B, n) for n in ins]  # K x B x n_{l-1}, backward filter state
+        self.ybar = self._zeros(B, outs[-1])  # K x B x n_L
         self._scratch(B)
 
     def _scratch(self, B):
         outs = self.sizes[1:]
-        self._e_next = [torch.empty_like(e) for e in self.e]  # B x n_l, e_l^n being built
-        self._diff = [self._zeros(B, n) for n in outs]  # B x n_l, (v - I)
-        self._rho = [self._zeros(B, n) for n in outs]  # B x n_l, rate before filter
-        self._noise = [self._zeros(B, n) for n in outs]  # B x n_l
+        self._e_next = [self._zeros(B, n) for n in outs]  # K x B x n_l, e_l^n being built
+        self._diff = [self._zeros(B, n) for n in outs]  # K x B x n_l, (v - I)
+        self._rho = [self._zeros(B, n) for n in outs]  # K x B x n_l, rate before filter
+        self._noise = [self._zeros(B, n) for n in outs]  # K x B x n_l, zero for noiseless networks
+        self._scaled = [self._zeros(B, n) for n in outs]  # K x B x n_l, eta dt e / B
+        self._tau_err = [torch.empty_like(t) for t in self.tau]  # K x 1 x n_l, tau or tau_m of the error
+        self._M = [torch.empty_like(w) for w in self.W]  # K x n_{l-1} x n_l, feedback matrix
+
+    @contextlib.contextmanager
+    def first_copies(self, n):
+        """Inside the block only the first n of the B parallel copies run (a partial last batch)."""
+        names = STATES + ("_e_next", "_diff", "_rho", "_noise", "_scaled")
+        saved = {name: getattr(self, name) for name in names}
+        saved_ybar = self.ybar
+        for name, ts in saved.items():
+            setattr(self, name, [t[:, :n] for t in ts])
+        self.ybar = saved_ybar[:, :n]
+        try:
+            yield
+        finally:
+            for name, ts in saved.items():
+                setattr(self, name, ts)
+            self.ybar = saved_ybar
 
     def _replicate(self, B):
         """First call: every 1-row state becomes B identical rows (spec §1.9)."""
-        for name in ("u", "u_hat", "d", "I", "e", "r", "phi", "rbar", "gbar"):
-            setattr(self, name, [t.expand(B, -1).clone() for t in getattr(self, name)])
-        self.ybar = self.ybar.expand(B, -1).clone()
+        for name in STATES:
+            setattr(self, name, [t.expand(-1, B, -1).clone() for t in getattr(self, name)])
+        self.ybar = self.ybar.expand(-1, B, -1).clone()
         self._scratch(B)
         self.batch = B
+
+    def _per_network(self, t):
+        """B x n (shared by all networks) or K x B x n -> K x B x n."""
+        return t.expand(self.K, -1, -1) if t.dim() == 2 else t
 
     # ------------------------------------------------------------------ dynamics
     @torch.no_grad()
     def step(self, x, y, train):
-        """One Euler step with input rates x (B x n_0) and one-hot target y (B x n_L)."""
-        B = x.shape[0]
+        """One Euler step with input rates x and one-hot targets y (B x n or K x B x n)."""
+        x, y = self._per_network(x), self._per_network(y)  # K x B x n_0, K x B x n_L
+        B = x.shape[1]
         if self.batch is None:
             self._replicate(B)
-        elif B != self.batch:
-            raise ValueError(f"batch size {B} differs from the network's {self.batch}")
+        elif B != self.u[0].shape[1]:
+            raise ValueError(f"batch size {B} differs from the network's {self.u[0].shape[1]}")
         L = self.L
         a = self.dt / self.tau_s if self.tau_s > 0 else 0.0
 
         # 1. target state (frozen in eval)
         if train:
             if self.target_lpf:
-                self.ybar.lerp_(y, self.dt / (L * self.tau_s))  # B x n_L, time constant L*tau_s (spec Q11)
+                self.ybar.lerp_(y, self.dt / (L * self.tau_s))  # K x B x n_L, time constant L*tau_s (spec Q11)
             else:
                 self.ybar.copy_(y)
         # 3. output error from previous-step quantities, phi'_L = 1
-        eps = self._e_next[L - 1]  # B x n_L
+        eps = self._e_next[L - 1]  # K x B x n_L
         if train:
             src = self.r[L - 1] if self.target_type == "rate" else self.u_hat[L - 1]
             torch.sub(self.ybar, src, out=eps).mul_(self.beta)
@@ -130,29 +188,28 @@ class LENetwork:
 
         # 4./6. layers top-down; layer l reads r_{l-1}^{n-1}, phi'_{l-1}^{n-1} before layer l-1 overwrites them
         for l in range(L - 1, -1, -1):
-            rho_in = x if l == 0 else self.r[l - 1]  # B x n_{l-1}, previous step's rate
+            rho_in = x if l == 0 else self.r[l - 1]  # K x B x n_{l-1}, previous step's rate
             W, u, d, I, u_hat = self.W[l], self.u[l], self.d[l], self.I[l], self.u_hat[l]
-            torch.addmm(self.b[l], rho_in, W, out=I)  # B x n_l, a. I = rho_in W + b
-            torch.sub(I, u, out=d).add_(self.e[l]).div_(self.tau_m[l])  # B x n_l, b. d = (I - u + e)/tau_m
-            torch.addcmul(u, self.tau[l], d, out=u_hat)  # B x n_l, c. u_hat = u + tau d
-            if l > 0:
-                diff = self._diff[l]  # B x n_l, v - I
-                if self.prosp_rate_errors:
-                    torch.sub(u_hat, I, out=diff)
-                else:  # d. u_hat^m = u + tau_m d
-                    torch.addcmul(u, self.tau_m[l], d, out=diff).sub_(I)
-            u.add_(d, alpha=self.dt)  # B x n_l, e. explicit Euler
+            torch.baddbmm(self.b[l], rho_in, W, out=I)  # K x B x n_l, a. I = rho_in W + b
+            torch.sub(I, u, out=d).add_(self.e[l]).div_(self.tau_m[l])  # K x B x n_l, b. d = (I - u + e)/tau_m
+            torch.addcmul(u, self.tau[l], d, out=u_hat)  # K x B x n_l, c. u_hat = u + tau d
+            if l > 0:  # v - I with v = u_hat (prosp_rate_errors) or d. u_hat^m = u + tau_m d
+                torch.where(self.prosp_rate_errors, self.tau[l], self.tau_m[l], out=self._tau_err[l])
+                torch.addcmul(u, self._tau_err[l], d, out=self._diff[l]).sub_(I)  # K x B x n_l
+            u.add_(d, alpha=self.dt)  # K x B x n_l, e. explicit Euler
             # f.-h. rate, phi', noise, forward filter
-            rho = self._rho[l] if (self.forward_filter or l == L - 1) else self.r[l]  # B x n_l
+            rho = self._rho[l] if (self.forward_filter or l == L - 1) else self.r[l]  # K x B x n_l
             if l == L - 1:
                 rho.copy_(u_hat)  # linear output, phi' = 1
             else:
                 torch.clamp(u_hat, 0.0, 1.0, out=rho)
-                torch.eq(u_hat, rho, out=self.phi[l])  # phi' = 1 on [0, 1], both ends included
-            if self.noise_width != 0.0:  # no sqrt(dt) scaling, also in eval (spec Q12)
+                torch.eq(u_hat, rho, out=self.phi_prime[l])  # phi' = 1 on [0, 1], both ends included
+            if any(self.noise_widths):  # no sqrt(dt) scaling, also in eval (spec Q12)
                 noise = self._noise[l]
-                torch.randn(noise.shape, generator=self.gen, out=noise)
-                rho.add_(noise, alpha=self.noise_width)
+                for k, g in enumerate(self.gens):
+                    if self.noise_widths[k] != 0.0:
+                        torch.randn(noise[k].shape, generator=g, out=noise[k])  # B x n_l
+                rho.addcmul_(noise, self.noise_width)
             if self.forward_filter:
                 self.rbar[l].lerp_(rho, a)
                 self.r[l].copy_(self.rbar[l])
@@ -160,75 +217,79 @@ class LENetwork:
                 self.r[l].copy_(rho)
             # i.-j. error sent down to layer l-1; skipped for l = 1 where phi'_in = 0 (spec Q17)
             if l > 0:
-                M = self.B[l] if self.feedback_alignment else W  # n_{l-1} x n_l
-                g = self._e_next[l - 1]  # B x n_{l-1}
-                torch.mm(self._diff[l], M.t(), out=g).mul_(self.phi[l - 1])
+                M = self._M[l]  # K x n_{l-1} x n_l
+                torch.where(self.feedback_alignment, self.B[l], W, out=M)
+                g = self._e_next[l - 1]  # K x B x n_{l-1}
+                torch.bmm(self._diff[l], M.mT, out=g).mul_(self.phi_prime[l - 1])
                 if self.backward_filter:
                     self.gbar[l].lerp_(g, a)
                     g.copy_(self.gbar[l])
-            # 6. plasticity with (rho_in of this step, e_l^n): one GEMM, rho_in^T e / B
+            # 6. plasticity with (rho_in of this step, e_l^n): one batched GEMM, rho_in^T e / B
             if train:
                 self.plasticity(l, rho_in, self._e_next[l])
-            if self.tau_learning[l]:  # spec §1.7: only tau_m moves, pulled toward tau
-                if l == 0 or not self.prosp_rate_errors:
-                    torch.sub(u_hat, I, out=self._diff[l])
-                self.tau_m[l].add_((self._diff[l] * d).mean(0), alpha=self.eta_tau[l])  # n_l
-        self.e, self._e_next = self._e_next, self.e
+            if self.tau_learning[:, l].any():  # spec §1.7: only tau_m moves, pulled toward tau
+                torch.sub(u_hat, I, out=self._diff[l])
+                rate = self.eta_tau[l] * self.tau_learning[:, l].to(self.device, self.dtype).reshape(-1, 1, 1)
+                self.tau_m[l].addcmul_((self._diff[l] * d).mean(1, keepdim=True), rate)  # K x 1 x n_l
+        for e, e_next in zip(self.e, self._e_next):  # copies, not a swap: CUDA graphs replay fixed buffers
+            e.copy_(e_next)
 
     @torch.no_grad()
     def plasticity(self, l, rho_in, e):
-        """W_l += eta_l dt rho_in^T e / B and b_l += eta_l dt mean_b(e): one GEMM (spec §1.6)."""
-        c = self.eta_dt[l] / rho_in.shape[0]
-        self.W[l].addmm_(rho_in.t(), e, alpha=c)  # n_{l-1} x n_l
-        self.b[l].add_(e.sum(0), alpha=c)  # n_l
+        """W_l += eta_l dt rho_in^T e / B and b_l += eta_l dt mean_b(e): one batched GEMM (spec §1.6).
+
+        rho_in: K x B x n_{l-1}, e: K x B x n_l.
+        """
+        scaled = self._scaled[l] if self._scaled[l].shape == e.shape else torch.empty_like(e)
+        torch.mul(e, self.eta_dt[l] / e.shape[1], out=scaled)  # K x B x n_l
+        self.W[l].baddbmm_(rho_in.mT, scaled)  # K x n_{l-1} x n_l
+        self.b[l].add_(scaled.sum(1, keepdim=True))  # K x 1 x n_l
 
     @torch.no_grad()
     def present(self, x, y, n_updates, train):
-        """n_updates steps with the same (x, y); returns the output rates after the last step (B x n_L)."""
+        """n_updates steps with the same (x, y); returns the output rates after the last step (K x B x n_L)."""
         for _ in range(n_updates):
             self.step(x, y, train)
         return self.r[-1].clone()
 
-    # ------------------------------------------------------------------ persistence
-    def parameter_names(self):
-        return [f"{k}{l + 1}" for l in range(self.L) for k in ("W", "b", "B")]
-
-    def save_weights(self, path):
-        arrays = {}
-        for l in range(self.L):
-            arrays[f"W{l + 1}"] = self.W[l].cpu().numpy()
-            arrays[f"b{l + 1}"] = self.b[l].cpu().numpy()
-            arrays[f"B{l + 1}"] = self.B[l].cpu().numpy()
-        np.savez(path, **arrays)
-
-    def load_weights(self, path):
-        with np.load(path) as f:
-            for l in range(self.L):
-                for lst, k in ((self.W, "W"), (self.b, "b"), (self.B, "B")):
-                    src = torch.as_tensor(f[f"{k}{l + 1}"])
-                    if src.shape != lst[l].shape:
-                        raise ValueError(f"{k}{l + 1}: shape {tuple(src.shape)} != {tuple(lst[l].shape)}")
-                    lst[l].copy_(src)
-
-    def state_dict(self):
-        """Everything a resumed run needs: parameters, time constants, neuron states, noise RNG (copies)."""
+    # ------------------------------------------------------------------ one network of the ensemble
+    def member_state(self, k):
+        """Everything network k needs to resume: parameters, time constants, states, noise stream (CPU copies)."""
         def cp(ts):
-            return [t.detach().cpu().clone() for t in ts]
+            return [t[k].detach().cpu().clone() for t in ts]
         return {
             "W": cp(self.W), "b": cp(self.b), "B": cp(self.B), "tau": cp(self.tau), "tau_m": cp(self.tau_m),
-            "states": {k: cp(getattr(self, k)) for k in ("u", "u_hat", "d", "I", "e", "r", "phi", "rbar", "gbar")},
-            "ybar": self.ybar.detach().cpu().clone(), "batch": self.batch, "tau_learning": list(self.tau_learning),
-            "gen": self.gen.get_state(),
+            "states": {name: cp(getattr(self, name)) for name in STATES},
+            "ybar": self.ybar[k].detach().cpu().clone(), "batch": self.batch,
+            "tau_learning": [bool(v) for v in self.tau_learning[k]],
+            "gen": self.gens[k].get_state(),
         }
 
-    def load_state_dict(self, sd):
-        to = dict(device=self.device, dtype=self.dtype)
-        for k in ("W", "b", "B", "tau", "tau_m"):
-            setattr(self, k, [t.to(**to).clone().contiguous() for t in sd[k]])
-        for k, ts in sd["states"].items():
-            setattr(self, k, [t.to(**to).clone().contiguous() for t in ts])
-        self.ybar = sd["ybar"].to(**to).clone()
-        self.batch = sd["batch"]
-        self.tau_learning = list(sd["tau_learning"])
-        self.gen.set_state(sd["gen"])
-        self._scratch(self.ybar.shape[0])
+    def set_member_state(self, k, sd):
+        """Load a member_state dict into network k (in place: tensor addresses stay, CUDA graphs stay valid)."""
+        if sd["batch"] is not None and self.batch is None:
+            self._replicate(sd["batch"])
+        for name in ("W", "b", "B", "tau", "tau_m"):
+            for t, src in zip(getattr(self, name), sd[name]):
+                t[k].copy_(src)
+        for name, srcs in sd["states"].items():
+            for t, src in zip(getattr(self, name), srcs):
+                t[k].copy_(src)
+        self.ybar[k].copy_(sd["ybar"])
+        self.tau_learning[k] = torch.tensor(sd["tau_learning"])
+        self.gens[k].set_state(sd["gen"])
+
+    @torch.no_grad()
+    def silence(self, k):
+        """Network k computes zeros from now on (a diverged network: NaN must not slow the others)."""
+        for name in ("W", "b", "B", *STATES):
+            for t in getattr(self, name):
+                t[k].zero_()
+        for t in self.tau_m:
+            t[k].fill_(1.0)
+        self.ybar[k].zero_()
+        self.noise_width[k] = 0.0
+        self.noise_widths[k] = 0.0
+        for eta in self.eta_dt + self.eta_tau:
+            eta[k] = 0.0
+        self.tau_learning[k] = False

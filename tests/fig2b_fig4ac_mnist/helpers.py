@@ -1,4 +1,5 @@
 """Shared helpers of the fig2b_fig4ac_mnist tests."""
+import numpy as np
 import torch
 import yaml
 
@@ -14,8 +15,66 @@ def make_cfg(base="2b_le.yaml", **overrides):
     return load_config_dict(Config, data)
 
 
+class Single:
+    """One network (an ensemble of K = 1) seen without the network axis: W[l] is n_{l-1} x n_l,
+    states are B x n_l, eta_dt a list of floats. Views share storage, so in-place edits reach the model."""
+
+    def __init__(self, net):
+        object.__setattr__(self, "net", net)
+
+    def __getattr__(self, name):
+        value = getattr(self.net, name)
+        if name == "tau_learning":
+            return [bool(v) for v in value[0]]
+        if name in ("eta_dt", "eta_tau"):
+            return [float(t[0]) for t in value]
+        if name in ("b", "tau", "tau_m"):
+            return [t[0, 0] for t in value]
+        if isinstance(value, list) and value and isinstance(value[0], torch.Tensor):
+            return [t[0] for t in value]
+        if isinstance(value, torch.Tensor) and name != "tau_learning":
+            return value[0]
+        return value
+
+    def __setattr__(self, name, value):
+        if name in ("eta_dt", "eta_tau"):
+            for t, v in zip(getattr(self.net, name), value):
+                t.fill_(v)
+        elif name == "tau_learning":
+            self.net.tau_learning[0] = torch.tensor(value)
+        else:
+            raise AttributeError(f"Single does not set {name}")
+
+    def step(self, x, y, train):
+        self.net.step(x, y, train)
+
+    def present(self, x, y, n_updates, train):
+        return self.net.present(x, y, n_updates, train)[0]
+
+    def plasticity(self, l, rho_in, e):
+        self.net.plasticity(l, rho_in[None], e[None])
+
+
 def make_net(dtype=torch.float64, base="2b_le.yaml", noise_seed=None, **overrides):
-    return LENetwork(make_cfg(base, **overrides), device="cpu", dtype=dtype, noise_seed=noise_seed)
+    cfg = make_cfg(base, **overrides)
+    seeds = None if noise_seed is None else [noise_seed]
+    return Single(LENetwork(cfg, device="cpu", dtype=dtype, noise_seeds=seeds))
+
+
+def save_weights(net, path):
+    """W_l, b_l, B_l of a single network as an .npz file (keys W1, b1, B1, ...)."""
+    arrays = {f"{k}{l + 1}": getattr(net, k)[l].cpu().numpy() for l in range(net.L) for k in ("W", "b", "B")}
+    np.savez(path, **arrays)
+
+
+def load_weights(net, path):
+    with np.load(path) as f:
+        for l in range(net.L):
+            for k in ("W", "b", "B"):
+                dst, src = getattr(net, k)[l], torch.as_tensor(f[f"{k}{l + 1}"])
+                if src.shape != dst.shape:
+                    raise ValueError(f"{k}{l + 1}: shape {tuple(src.shape)} != {tuple(dst.shape)}")
+                dst.copy_(src)
 
 
 def batch(B, classes=10, seed=0, dtype=torch.float64):

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from fig2b_fig4ac_mnist.src import train as train_mod
+from fig2b_fig4ac_mnist.src import ensemble_runs, train as train_mod
 from fig2b_fig4ac_mnist.src.data import Split, batch_order, split_indices, to_rates
 from fig2b_fig4ac_mnist.src.paths import CONFIGS
 
@@ -31,31 +31,34 @@ def test_pixels_are_divided_by_256():
 class CountingNet:
     """Stands in for LENetwork: counts the steps of each mode."""
 
-    def __init__(self, cfg, device="cpu", dtype=torch.float32, noise_seed=None):
-        self.train_steps, self.eval_steps, self.first_train_batch = 0, 0, None
-        self.W = [torch.zeros(1)]
+    K, batch = 1, None
+
+    def __init__(self, cfgs, device="cpu", dtype=torch.float32, noise_seeds=None):
+        self.train_steps, self.eval_steps = 0, 0
+        self.W = [torch.zeros(1, 1)]
+        self.device = torch.device(device)
 
     def present(self, x, y, n_updates, train):
         if train:
             self.train_steps += n_updates
         else:
             self.eval_steps += n_updates
-        return torch.zeros_like(y)
+        return torch.zeros_like(y).expand(1, *y.shape[-2:])  # K x B x classes
 
-    def state_dict(self):
+    def member_state(self, k):
         return {"train": self.train_steps, "eval": self.eval_steps}
 
 
 def _run_schedule(tmp_path, monkeypatch, epoch_qty):
     nets = []
-    monkeypatch.setattr(train_mod, "LENetwork", lambda *a, **k: nets.append(CountingNet(*a, **k)) or nets[-1])
+    monkeypatch.setattr(ensemble_runs, "LENetwork", lambda *a, **k: nets.append(CountingNet(*a, **k)) or nets[-1])
 
     def fake_splits(cfg, device, dtype):
         def split(n):  # zero-stride 1-pixel images: the sample counts of MNIST without the memory
             return Split(torch.zeros(1, 1).expand(n, -1), torch.zeros(1, 10).expand(n, -1))
         return split(50_000), split(10_000), split(10_000)
 
-    monkeypatch.setattr(train_mod, "load_splits", fake_splits)
+    monkeypatch.setattr(ensemble_runs, "load_splits", fake_splits)
     out = tmp_path / "run"
     assert train_mod.main([str(CONFIGS / "2b_le.yaml"), "device=cpu", f"epoch_qty={epoch_qty}",
                            "--out", str(out)]) == 0

@@ -12,7 +12,7 @@ def _randomise_state(net, B, seed=1):
     x, y = batch(B, seed=seed, dtype=net.dtype)
     net.step(x, y, train=False)  # replicate states to B rows
     for l in range(net.L):
-        for lst, scale in ((net.u, 1.0), (net.e, 0.1), (net.r, 0.5), (net.phi, None)):
+        for lst, scale in ((net.u, 1.0), (net.e, 0.1), (net.r, 0.5), (net.phi_prime, None)):
             if scale is None:
                 lst[l].copy_((torch.rand(lst[l].shape, generator=g) > 0.3).to(net.dtype))
             else:
@@ -101,12 +101,12 @@ def test_t6_pipeline_timing_two_steps():
     recs = []
     for _ in range(2):
         net.step(x, y, train=True)
-        recs.append({k: [t.clone() for t in getattr(net, k)] for k in ("e", "r", "phi")})
+        recs.append({k: [t.clone() for t in getattr(net, k)] for k in ("e", "r", "phi_prime")})
     (s1, s2) = recs
     torch.testing.assert_close(s1["e"][2], 0.1 * y)  # r_3^0 = 0
     torch.testing.assert_close(s2["e"][2], 0.1 * (y - s1["r"][2]))
-    torch.testing.assert_close(s2["e"][1], s1["phi"][1] * (s1["e"][2] @ net.W[2].t()), rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close(s2["e"][0], s1["phi"][0] * (s1["e"][1] @ net.W[1].t()), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(s2["e"][1], s1["phi_prime"][1] * (s1["e"][2] @ net.W[2].t()), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(s2["e"][0], s1["phi_prime"][0] * (s1["e"][1] @ net.W[1].t()), rtol=1e-10, atol=1e-12)
     # the W_3 update of step 3 pairs r_2 of step 2 with e_3 of step 3
     net.eta_dt = [1.0, 1.0, 1.0]
     W3 = net.W[2].clone()
@@ -142,12 +142,12 @@ def test_t8_batch_replication_keeps_rows_identical():
     x, y = batch(1, seed=6, dtype=torch.float64)
     X, Y = x.expand(5, -1).clone(), y.expand(5, -1).clone()
     net.step(X, Y, train=True)
-    for name in ("u", "u_hat", "d", "I", "e", "r", "phi", "rbar", "gbar"):
+    for name in ("u", "u_hat", "d", "I", "e", "r", "phi_prime", "rbar", "gbar"):
         for t in getattr(net, name):
             assert t.shape[0] == 5 and (t - t[:1]).abs().max() < 1e-12, name
     assert net.ybar.shape[0] == 5
     for _ in range(60):
         net.step(X, Y, train=True)
-    for name in ("u", "u_hat", "e", "r", "phi"):
+    for name in ("u", "u_hat", "e", "r", "phi_prime"):
         for t in getattr(net, name):
             assert (t - t[:1]).abs().max() < 1e-12, name

@@ -131,9 +131,9 @@ def test_t9_backward_filter_low_passes_errors():
     x, y = batch(3, seed=12)
     net.step(x, y, train=True)
     gbar_prev = net.gbar[2].clone()
-    phi2, u3, tau_m3 = net.phi[1].clone(), net.u[2].clone(), net.tau_m[2]
+    phi_prime2, u3, tau_m3 = net.phi_prime[1].clone(), net.u[2].clone(), net.tau_m[2]
     net.step(x, y, train=True)
-    g3 = phi2 * ((u3 + tau_m3 * net.d[2] - net.I[2]) @ net.W[2].t())
+    g3 = phi_prime2 * ((u3 + tau_m3 * net.d[2] - net.I[2]) @ net.W[2].t())
     torch.testing.assert_close(net.gbar[2], gbar_prev + dt / tau_s * (g3 - gbar_prev), rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(net.e[1], net.gbar[2])
     assert net.gbar[2].abs().max() > 0  # the filter received a non-zero error
@@ -175,7 +175,7 @@ def test_t11_feedback_alignment():
         torch.manual_seed(0)
         for l in range(3):
             n.e[l].copy_(torch.randn(n.e[l].shape, dtype=torch.float64))
-            n.phi[l].fill_(1.0)
+            n.phi_prime[l].fill_(1.0)
     fa.step(x, y, train=True)
     bp.step(x, y, train=True)
     assert all(torch.equal(a, b) for a, b in zip(fa.e, bp.e))
