@@ -3,15 +3,17 @@
     python scripts/make_figures.py [RUN_ROOTS ...] --out figures/
 
 RUN_ROOTS default to the experiment folders' runs/ folders and runs/ (reproduce.py's output). Run
-folders are found anywhere below them, grouped by experiment, config and seed (runs_index.py), and
-handed to the plot function of their folder (plot(run_dirs, out_path), one call per format). Only
-completed and diverged runs are plotted; running, interrupted and failed runs are listed in
-results.md and never enter a mean. results.md has one row per setting and metric: mean +- std
-(ddof = 1) over completed seeds, seed count against the paper's, and the other runs by status.
+folders are found anywhere below them, read and grouped by experiment, config and seed
+(common/runs.py), and handed to the plot function of their folder (plot(run_dirs, out_path), one
+call per format). Only completed and diverged runs are plotted; running, interrupted and failed runs
+are listed in results.md and never enter a mean. results.md has one row per setting and metric:
+mean +- std (ddof = 1) over completed seeds (error and accuracy in percent), seed count against the
+paper's, and the other runs by status. A run folder that cannot be read (by this script or by a
+plot function) is left out and listed in results.md; it never stops the other runs or panels.
 """
 import argparse
 import importlib.util
-import json
+import math
 import sys
 import traceback
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from runs_index import Run, find_runs, fmt_mean_std, group_runs  # noqa: E402
+from common.runs import Run, Unreadable, find_runs, fmt_mean_std, group_runs, is_percent, read_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 F2B, F2CDE, F35 = "fig2b_fig4ac_mnist", "fig2cde_higgs_mnist_cifar10", "fig3fig5_dendritic_microcircuits"
@@ -85,33 +87,42 @@ PANELS = (
 
 
 def _demo_run(path, marker):
-    """A Run for the output folder of fig2a's or fig1's demo script (not a standard run folder)."""
+    """A Run for the output folder of fig2a's or fig1's demo script (not a standard run folder), None
+    for another folder; Unreadable when its summary.json does not have the demo's shape."""
+    info = read_json(path / "summary.json")
     try:
-        info = json.loads((path / "summary.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if marker == "le.npy" and (path / "no_prospective.npy").is_file() and "params" in info:
-        final = {k: v for k, v in info.items() if k.endswith("_after_learning")}
-        return Run(path, {"status": "completed", "final": final}, info["params"], F2B, "fourier_synthesis.py",
-                   path.name, info["params"].get("seed"))
-    if marker == "traces.npz" and "layers" in info and "le" in info:
-        final = {}
-        for chain in ("le", "no_prospective"):
-            final[f"{chain}_smooth_lag_tau"] = info[chain]["smooth_lag_tau"]
-            final[f"{chain}_step_lag_tau"] = max(info[chain]["step_lag_tau"])
-        config = {k: v for k, v in info.items() if not isinstance(v, dict)}
-        return Run(path, {"status": "completed", "final": final}, config, F2B, "relaxation_demo.py", path.name, None)
+        if marker == "le.npy" and (path / "no_prospective.npy").is_file() and "params" in info:
+            final = {k: v for k, v in info.items() if k.endswith("_after_learning")}
+            return Run(path, {"status": "completed", "final": final}, dict(info["params"]), F2B,
+                       "fourier_synthesis.py", path.name, info["params"].get("seed"))
+        if marker == "traces.npz" and "layers" in info and "le" in info:
+            final = {}
+            for chain in ("le", "no_prospective"):
+                final[f"{chain}_smooth_lag_tau"] = info[chain]["smooth_lag_tau"]
+                final[f"{chain}_step_lag_tau"] = max(info[chain]["step_lag_tau"])
+            config = {k: v for k, v in info.items() if not isinstance(v, dict)}
+            return Run(path, {"status": "completed", "final": final}, config, F2B, "relaxation_demo.py",
+                       path.name, None)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise Unreadable(f"summary.json of a demo output lacks {type(err).__name__} {err}") from None
     return None
 
 
 def find_demos(roots):
     """The outputs of fourier_synthesis.py (le.npy, no_prospective.npy, summary.json with params) and
-    relaxation_demo.py (traces.npz, summary.json with the lags), as Runs."""
-    found = []
+    relaxation_demo.py (traces.npz, summary.json with the lags), as Runs; and the skipped folders."""
+    found, skipped = [], []
     for root in map(Path, roots):
         for marker in ("le.npy", "traces.npz"):
-            found += [r for r in (_demo_run(p.parent, marker) for p in sorted(root.rglob(marker))) if r]
-    return found
+            for p in sorted(root.rglob(marker)):
+                try:
+                    run = _demo_run(p.parent, marker)
+                except Unreadable as err:
+                    skipped.append(f"{p.parent}: {err}")
+                    continue
+                if run:
+                    found.append(run)
+    return found, skipped
 
 
 def default_roots():
@@ -143,14 +154,16 @@ def _figure_names(panel, runs):
 
 
 def draw(panel, runs, out_dir):
-    """Call the folder's plot function for PNG and PDF; returns (paths written, problem or None)."""
+    """Call the folder's plot function for PNG and PDF; returns (paths written, problem or None, the
+    run folders the plot function left out as unreadable)."""
     plotted = [r for r in runs if r.status in PLOTTED]
+    skipped = {}  # ordered set: the same folder is reported by the PNG and the PDF call
     if not plotted:
-        return [], "no completed or diverged runs"
+        return [], "no completed or diverged runs", []
     try:
         plot, problem = _load_plot(panel.plot_file)
         if plot is None:
-            return [], problem
+            return [], problem, []
         if panel.per_run:  # one figure per run folder, named after the run when there are several
             jobs = [(r.path, name) for r, name in zip(plotted, _figure_names(panel, plotted))]
         else:
@@ -159,13 +172,14 @@ def draw(panel, runs, out_dir):
         for arg, name in jobs:
             for suffix in (".png", ".pdf"):
                 path = out_dir / f"{name}{suffix}"
-                plot(arg, path)
+                drawn = plot(arg, path)
+                skipped.update(dict.fromkeys(getattr(drawn, "skipped", ())))  # per-run plots return None
                 if path.is_file():
                     written.append(path)
-        return written, None if written else f"{panel.plot_file} wrote no {panel.id}.png/.pdf"
+        return written, None if written else f"{panel.plot_file} wrote no {panel.id}.png/.pdf", list(skipped)
     except Exception as err:  # one broken plot must not stop the other panels
         last = traceback.format_exception_only(type(err), err)[-1].strip()
-        return [], f"{panel.plot_file} failed: {last}"
+        return [], f"{panel.plot_file} failed: {last}", list(skipped)
 
 
 def results_rows(panel, groups):
@@ -178,12 +192,12 @@ def results_rows(panel, groups):
             if n == 0 and not any(key in r.final for r in g.runs):
                 continue
             rows.append({"panel": panel.id, "setting": g.label, "metric": label,
-                         "ours": fmt_mean_std(mean, std), "mean": mean, "std": std, "n": n,
+                         "ours": fmt_mean_std(mean, std, percent=is_percent(key)), "mean": mean, "std": std, "n": n,
                          "seeds": f"{n} of {total} run, paper {panel.paper_seeds}",
                          "other": g.status_note() or "—"})
         if not any(r["setting"] == g.label and r["panel"] == panel.id for r in rows):
-            rows.append({"panel": panel.id, "setting": g.label, "metric": "—", "ours": "—", "mean": None,
-                         "std": None, "n": 0, "seeds": f"0 of {total} run, paper {panel.paper_seeds}",
+            rows.append({"panel": panel.id, "setting": g.label, "metric": "—", "ours": "—", "mean": math.nan,
+                         "std": math.nan, "n": 0, "seeds": f"0 of {total} run, paper {panel.paper_seeds}",
                          "other": g.status_note() or "no final metrics"})
     return rows
 
@@ -192,14 +206,18 @@ def make_figures(roots, out_dir):
     """Draw every panel with data and write results.md; returns (table rows, figure paths, notes)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs, problems = find_runs(roots)
-    runs += find_demos(roots)
-    notes = list(problems)
+    runs, skipped = find_runs(roots)
+    demos, demo_skipped = find_demos(roots)
+    runs += demos
+    skipped += demo_skipped
+    notes = []
     table, figures = [], {}
-    lines = ["# Results", "", f"Run folders: {len(runs)} under {', '.join(str(r) for r in roots)}.",
-             "Mean ± std (ddof = 1) over completed seeds; diverged, running, interrupted and failed runs "
-             "are listed in the last column and are not part of any mean. The paper shows these panels "
-             "as figures without tabulated values; each section states what its figure shows.", ""]
+    lines = ["# Results", "", f"Run folders: {len(runs)} under {', '.join(str(r) for r in roots)}"
+             + (f", and {len(skipped)} that could not be read (listed at the end)." if skipped else "."),
+             "Mean ± std (ddof = 1) over completed seeds; classification error and accuracy in percent. "
+             "Diverged, running, interrupted and failed runs are listed in the last column and are not "
+             "part of any mean. The paper shows these panels as figures without tabulated values; each "
+             "section states what its figure shows.", ""]
     claimed = set()
     for panel in PANELS:
         mine = [r for r in runs if panel.selects(r)]
@@ -208,8 +226,9 @@ def make_figures(roots, out_dir):
         if not mine:
             lines += ["No runs found: panel not drawn.", ""]
             continue
-        written, problem = draw(panel, mine, out_dir)
+        written, problem, left_out = draw(panel, mine, out_dir)
         figures[panel.id] = written
+        skipped += [f"{line} (left out of {panel.id})" for line in left_out]
         lines.append("Figure: " + (", ".join(p.name for p in written) if written else f"not drawn ({problem})"))
         lines.append("")
         rows = results_rows(panel, group_runs(mine))
@@ -223,8 +242,10 @@ def make_figures(roots, out_dir):
                      + ", ".join(sorted({f'{r.folder}/{r.script} {r.stem}' for r in stray})))
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    if skipped:
+        lines += ["## Run folders that could not be read", ""] + [f"- {s}" for s in skipped] + [""]
     (out_dir / "results.md").write_text("\n".join(lines))
-    return table, figures, notes
+    return table, figures, notes + [f"skipped {s}" for s in skipped]
 
 
 def format_table(table):
@@ -251,7 +272,7 @@ def main(argv=None):
     for panel, paths in figures.items():
         print(f"{panel}: {', '.join(str(p) for p in paths) if paths else 'not drawn (see results.md)'}")
     for note in notes:
-        print(f"note: {note}")
+        print(f"note: {note}", file=sys.stderr)
     print(f"results: {args.out / 'results.md'}")
     return 0
 
