@@ -19,12 +19,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from common.runs import Plotted, extract, find_runs, fmt_mean_std, mean_std, status_note  # noqa: E402
+from fig3fig5_dendritic_microcircuits.src.config import n_steps  # noqa: E402
 
 
 def point(run):
     """(variant, N): LE or orig, and the presentation time in steps of dt."""
     net = run.config["network"]
-    return "le" if net["latent_eq"] else "orig", int(round(net["t_pattern"] / net["dt"]))
+    return "le" if net["latent_eq"] else "orig", n_steps(net["t_pattern"], net["dt"])
 
 
 def _is_bars(run):

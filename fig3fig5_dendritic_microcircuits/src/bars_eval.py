@@ -24,9 +24,7 @@ def evaluate_run_folder(run_dir):
     cfg = load_run_config(BarsConfig, run_dir)
     net, _ = build([cfg])                                 # replays the seed's RNG stream
     net.load_weights(run_dir / "weights_post.npz", 0)
-    n = cfg.network.steps(cfg.network.t_pattern)
-    c = max(1, cfg.network.steps(cfg.training.record_dt))
-    ev = evaluate(net, [bars_data(cfg)], n, c, [cfg.training.eval_metric == "accuracy"])[0]
+    ev = evaluate(net, [bars_data(cfg)], cfg.network.steps_per_pattern, cfg.record_every, [cfg.training.eval_metric == "accuracy"])[0]
     rows = read_metrics(run_dir)
     stored = {r["split"]: r for r in rows if r["split"] in ("train", "test")}
     code = 0

@@ -21,7 +21,7 @@ STEPS_PER_BLOCK = 20_000_000      # network-steps between checkpoints (~40 s com
 def ensemble_key(cfg):
     """Runs with equal keys can be simulated as one ensemble (same shapes, schedule length, records)."""
     nw, t = cfg.network, cfg.training
-    return (nw.steps(nw.t_pattern), tuple(nw.dims), nw.bias.on, t.engine, t.n_epochs,
+    return (nw.steps_per_pattern, tuple(nw.dims), nw.bias.on, t.engine, t.n_epochs,
             t.n_val_samples, t.bars_drop_last_pattern, t.record_dt, t.save_traces,
             str(t.recorded_quants) if t.save_traces else "", str(t.snapshot_epochs))
 
@@ -56,7 +56,7 @@ def train_group(jobs, restart=False):
 
 def blocks(cfg, K):
     """Epoch blocks between checkpoints; snapshot epochs always end a block."""
-    n = cfg.network.steps(cfg.network.t_pattern)
+    n = cfg.network.steps_per_pattern
     per = max(1, STEPS_PER_BLOCK // (n * K * 16))
     ends = set(range(per, cfg.training.n_epochs, per)) | {cfg.training.n_epochs}
     ends |= set(cfg.training.snapshot_epochs or [])
@@ -69,7 +69,7 @@ def _train_members(group, members, start):
     runs = [m[0] for m in members]
     cfgs = [m[1] for m in members]
     cfg0 = cfgs[0]
-    n = cfg0.network.steps(cfg0.network.t_pattern)
+    n = cfg0.network.steps_per_pattern
     net, scheds = build(cfgs)
     if net.engine_note:
         print(f"note: {net.engine_note}")
@@ -84,7 +84,7 @@ def _train_members(group, members, start):
     T = np.stack([s.T for s in scheds])                                        # (K, P, 4)
     per_epoch = scheds[0].per_epoch
     rec = record_list(cfg0) if cfg0.training.save_traces else ()
-    c = max(1, cfg0.network.steps(cfg0.training.record_dt))
+    c = cfg0.record_every
     alive = [True] * K
     t0 = time.monotonic()
     for e0, e1 in blocks(cfg0, K):

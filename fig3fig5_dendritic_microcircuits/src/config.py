@@ -14,6 +14,11 @@ QUANTS_OUTPUT = ("pyr_soma", "pyr_forw", "pyr_udot", "pyr_steadystate", "pyr_bas
                  "Delta_up")
 
 
+def n_steps(t, dt):
+    """Number of Euler steps dt in time t: the authors' round(t / dt)."""
+    return int(round(t / dt))
+
+
 @dataclass(frozen=True)
 class Bias:
     on: bool
@@ -70,10 +75,11 @@ class Network:
         require(self.out_lag >= 0, "network.out_lag", "must be >= 0")
         require(self.learning_lag >= 0, "network.learning_lag", "must be >= 0")
         require(self.noise == 0, "network.noise", "noise is not part of the model (must be 0)")
-        n = self.steps(self.t_pattern)
+        n = self.steps_per_pattern
         require(n >= 1, "network.t_pattern", "must be at least one step dt")
-        require(self.steps(self.out_lag) < n, "network.out_lag", "must be shorter than t_pattern")
-        require(self.steps(self.learning_lag) < n, "network.learning_lag",
+        require(n_steps(self.out_lag, self.dt) < n, "network.out_lag",
+                "must be shorter than t_pattern")
+        require(n_steps(self.learning_lag, self.dt) < n, "network.learning_lag",
                 "must be shorter than t_pattern")
         n_layers = len(self.dims) - 1
         for name, eta in (("eta", self.eta), ("eta_selfpred", self.eta_selfpred)):
@@ -85,8 +91,10 @@ class Network:
                         f"needs one entry per layer ({n_layers})")
                 require(all(v >= 0 for v in vals), f"network.{name}.{key}", "must be >= 0")
 
-    def steps(self, t):
-        return int(round(t / self.dt))
+    @property
+    def steps_per_pattern(self):
+        """N: Euler steps per pattern presentation."""
+        return n_steps(self.t_pattern, self.dt)
 
     def net_params(self, eta=None):
         eta = eta or self.eta
@@ -118,6 +126,15 @@ def _check_training(t, n_layers):
                 "epochs must lie in 1..n_epochs")
 
 
+class _Task:
+    """What both task configs derive from their `network` and `training` sections."""
+
+    @property
+    def record_every(self):
+        """Steps per recorded trace sample (record_dt, at least one step)."""
+        return max(1, n_steps(self.training.record_dt, self.network.dt))
+
+
 @dataclass(frozen=True)
 class BarsTraining:
     bars_drop_last_pattern: bool      # spec Q8: True = the authors' 8 patterns, False = all 9
@@ -138,7 +155,7 @@ class BarsTraining:
 
 
 @dataclass(frozen=True)
-class BarsConfig:
+class BarsConfig(_Task):
     network: Network
     training: BarsTraining
 
@@ -173,7 +190,7 @@ class MimicTraining:
 
 
 @dataclass(frozen=True)
-class MimicConfig:
+class MimicConfig(_Task):
     network: Network
     training: MimicTraining
 

@@ -18,8 +18,7 @@ def run_mimic(cfg, on_epoch_block=None):
     """Whole mimic protocol. Returns a dict of arrays and metrics (see keys below).
     on_epoch_block(epoch_end, rows) is called after each block of task epochs (for logging)."""
     nw, tr = cfg.network, cfg.training
-    n = nw.steps(nw.t_pattern)
-    c = max(1, nw.steps(tr.record_dt))
+    n, c = nw.steps_per_pattern, cfg.record_every
     params = nw.net_params()
     x, y, w_teacher = mimic_teacher_data(nw.dims, params, tr.teacher_seed, tr.n_patterns, n,
                                          nw.bias.on, nw.init_dict(), tr.engine)

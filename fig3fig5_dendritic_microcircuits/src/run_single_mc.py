@@ -53,8 +53,7 @@ def cmd_train(argv):
                 run.log_metrics(epoch=e + 1, split="val", loss=mse)
 
         res = run_mimic(cfg, on_epoch_block=log_rows)
-        n = cfg.network.steps(cfg.network.t_pattern)
-        run.add_steps(n * tr.n_patterns * (tr.n_epochs_selfpred + 4 + tr.n_epochs * 2))
+        run.add_steps(cfg.network.steps_per_pattern * tr.n_patterns * (tr.n_epochs_selfpred + 4 + tr.n_epochs * 2))
         if res["diverged"]:
             raise Diverged(tr.n_epochs, "voltages ran away during task training")
         save_results(run.path, res)

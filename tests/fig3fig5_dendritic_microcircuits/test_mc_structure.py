@@ -76,7 +76,7 @@ def test_bars_configs_match_spec_5_and_keep_eta_times_t_constant(N):
     t, eh, eo, eip, rdt, lag = SPEC_TABLE[N]
     for c in (le, orig):
         nw, tr = c.network, c.training
-        assert nw.steps(nw.t_pattern) == N and nw.t_pattern == t
+        assert nw.steps_per_pattern == N and nw.t_pattern == t
         assert (nw.eta.up, nw.eta.ip, nw.eta.pi) == ([eh, eo], [eip, 0.0], [0.0, 0.0])
         assert tr.record_dt == rdt and tr.seed == 12354 and tr.n_epochs == 1000
         assert nw.dims == [9, 30, 3] and (nw.gl, nw.gb, nw.ga, nw.gsom, nw.gd) == (
@@ -100,7 +100,7 @@ def test_bars_configs_match_spec_5_and_keep_eta_times_t_constant(N):
 def test_mimic_config_matches_spec_5():
     c = mimic_cfg()
     nw, tr = c.network, c.training
-    assert nw.dims == [1, 1, 1] and nw.dt == 0.01 and nw.steps(nw.t_pattern) == 100
+    assert nw.dims == [1, 1, 1] and nw.dt == 0.01 and nw.steps_per_pattern == 100
     assert (nw.eta.up, nw.eta.ip, nw.eta.pi) == ([50, 10], [20, 0], [0, 0])
     sp = nw.eta_selfpred
     assert (sp.up, sp.ip, sp.pi) == ([0, 0], [40, 0], [50, 0])
