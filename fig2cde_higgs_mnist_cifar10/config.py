@@ -66,7 +66,7 @@ class Config:
         require(self.test_split == "official" or self.task == "mnist", "test_split",
                 "openml_random exists only for mnist")
         require(self.batch_size > 0, "batch_size", "must be > 0")
-        require(self.epochs >= 0, "epochs", "must be >= 0")
+        require(self.epochs >= 1, "epochs", "must be >= 1 (the summary reports the last validation)")
         require(self.val_size >= 0, "val_size", "must be >= 0")
         require(self.higgs_rows > self.higgs_test_rows >= 0, "higgs_test_rows", "must be in [0, higgs_rows)")
         for key in ("train_samples", "eval_samples"):

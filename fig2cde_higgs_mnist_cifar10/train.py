@@ -39,9 +39,11 @@ def run_epoch(trainer, loader, run, train: bool, desc: str) -> dict:
 
 
 def epoch_record(loss_sum: float, correct: int, loader) -> dict:
-    """The metrics.csv record of one pass over `loader` from its summed loss and correct count."""
+    """The metrics.csv record of one pass over `loader` from its summed loss and correct count;
+    accuracy and error in percent."""
     n = loader.n_samples
-    return {"loss": loss_sum / n, "accuracy": correct / n, "error": 1.0 - correct / n, "n_scored": n}
+    accuracy = 100.0 * correct / n
+    return {"loss": loss_sum / n, "accuracy": accuracy, "error": 100.0 - accuracy, "n_scored": n}
 
 
 def scored(m: dict, loader, split: str) -> str:
@@ -81,10 +83,12 @@ def resume(state: dict, trainer, loaders) -> int:
     return state["epoch"] + 1
 
 
-def final_metrics(te: dict, cfg) -> dict:
-    """summary.json `final` from the test record."""
+def final_metrics(te: dict, cfg, va: dict) -> dict:
+    """summary.json `final` from the test record and the last validation record (the keys of every
+    classification summary; n_scored: test samples scored)."""
     return {"test_error": te["error"], "test_accuracy": te["accuracy"], "test_loss": te["loss"],
-            "n_scored": te["n_scored"], "epochs": cfg.epochs}
+            "val_error": va["error"], "val_loss": va["loss"], "n_scored": te["n_scored"],
+            "epochs": cfg.epochs}
 
 
 @entry_point
@@ -105,11 +109,12 @@ def main(argv=None):
               f"{loaders['train'].n_samples}, val {loaders['val'].n_samples}, test {loaders['test'].n_samples}")
         start = 1
         if run.resumed_state is not None:
+            va = run.resumed_state["val"]  # the last validation record, for the summary
             start = resume(run.resumed_state, trainer, loaders)
         elif cfg.initial_test:
             m = run_epoch(trainer, loaders["test"], run, False, "initial test")
             run.log_metrics(epoch=0, split="test_initial", **m)
-            print(f"initial test: loss {m['loss']:.4f} accuracy {m['accuracy']:.4f} "
+            print(f"initial test: loss {m['loss']:.4f} accuracy {m['accuracy']:.2f} % "
                   f"({scored(m, loaders['test'], 'test')})")
         for epoch in range(start, cfg.epochs + 1):
             tr = run_epoch(trainer, loaders["train"], run, True, f"epoch {epoch} train")
@@ -118,15 +123,15 @@ def main(argv=None):
                          **trainer.check_values())
             run.log_metrics(epoch=epoch, split="train", **tr)
             run.log_metrics(epoch=epoch, split="val", **va)
-            print(f"epoch {epoch}: train loss {tr['loss']:.4f} acc {tr['accuracy']:.4f} "
+            print(f"epoch {epoch}: train loss {tr['loss']:.4f} acc {tr['accuracy']:.2f} % "
                   f"({scored(tr, loaders['train'], 'train')}) | val loss {va['loss']:.4f} acc "
-                  f"{va['accuracy']:.4f} ({scored(va, loaders['val'], 'val')}) ({run.wall_time():.0f}s)")
-            run.save_checkpoint(checkpoint_state(epoch, trainer, loaders))
+                  f"{va['accuracy']:.2f} % ({scored(va, loaders['val'], 'val')}) ({run.wall_time():.0f}s)")
+            run.save_checkpoint(dict(checkpoint_state(epoch, trainer, loaders), val=va))
         te = run_epoch(trainer, loaders["test"], run, False, "test")
         run.log_metrics(epoch=cfg.epochs, split="test", **te)
-        print(f"test: loss {te['loss']:.4f} accuracy {te['accuracy']:.4f} error {te['error']:.4f} "
+        print(f"test: loss {te['loss']:.4f} accuracy {te['accuracy']:.2f} % error {te['error']:.2f} % "
               f"({scored(te, loaders['test'], 'test')})")
-        run.complete(final_metrics(te, cfg))
+        run.complete(final_metrics(te, cfg, va))
     return run.exit_code
 
 

@@ -34,7 +34,7 @@ def test_smoke_run(tmp_path, task, model):
     assert [(r["epoch"], r["split"]) for r in rows if r["split"] != "test_initial"] == \
         [("1", "train"), ("1", "val"), ("1", "test")]
     test = rows[-1]
-    assert float(test["error"]) == pytest.approx(1 - float(test["accuracy"]))
+    assert float(test["error"]) == pytest.approx(100 - float(test["accuracy"]))  # percent
     assert summary["final"]["test_error"] == pytest.approx(float(test["error"]))
     # LE drops the last partial batch (Q10): 48 test samples at batch 16 are all used either way
     assert summary["final"]["n_scored"] == 48

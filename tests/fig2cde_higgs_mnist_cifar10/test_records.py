@@ -1,13 +1,19 @@
 """What a run records: every evaluation says how many samples it scored (metrics rows, summary, log),
-and a dropped partial batch is named in the log."""
+a dropped partial batch is named in the log, error and accuracy are percent, and every summary has the
+same final keys."""
 import csv
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
+from common.checkpoint import load_checkpoint
+from common.config import load_config
 from common.synthetic import write_higgs
-from fig2cde_higgs_mnist_cifar10.train import main
+from fig2cde_higgs_mnist_cifar10.config import Config
+from fig2cde_higgs_mnist_cifar10.datasets import load_splits
+from fig2cde_higgs_mnist_cifar10.train import main, setup
 
 CONFIGS = Path(__file__).resolve().parents[2] / "fig2cde_higgs_mnist_cifar10" / "configs"
 
@@ -39,3 +45,37 @@ def test_every_evaluation_records_n_scored(higgs_root, tmp_path, eval_drop_last,
     assert final["n_scored"] == n_test
     assert f"scored {n_val} of 20" in log and f"scored {n_test} of 40" in log and "scored 48 of 60" in log
     assert ("'eval_drop_last' dropped the last partial batch" in log) == eval_drop_last
+
+
+FINAL_KEYS = {"test_error", "test_accuracy", "test_loss", "val_error", "val_loss", "n_scored", "epochs"}
+
+
+@pytest.mark.parametrize("model", ["le", "bp"])
+def test_error_and_accuracy_in_percent(higgs_root, tmp_path, model):
+    """Every row: error + accuracy = 100 and error * n_scored / 100 is a whole number of wrong
+    predictions; the summary holds the common final keys, taken from the last val and the test row."""
+    rows, final, _ = _run(higgs_root, tmp_path / "run", model, "epochs=2")
+    for r in rows.values():
+        error, accuracy, n = float(r["error"]), float(r["accuracy"]), int(r["n_scored"])
+        assert error + accuracy == pytest.approx(100.0)
+        assert error * n / 100 == pytest.approx(round(error * n / 100), abs=1e-9)
+    assert any(0 < float(r["error"]) < 100 for r in rows.values())  # not a trivial 0 or 100
+    assert set(final) == FINAL_KEYS
+    assert (final["test_error"], final["test_accuracy"], final["test_loss"]) == \
+        (float(rows["test"]["error"]), float(rows["test"]["accuracy"]), float(rows["test"]["loss"]))
+    assert (final["val_error"], final["val_loss"]) == (float(rows["val"]["error"]), float(rows["val"]["loss"]))
+
+
+def test_test_error_is_the_percentage_of_wrong_test_predictions(higgs_root, tmp_path):
+    """BP (stateless evaluation): the recorded test error equals 100 x the fraction of test rows the
+    checkpointed network gets wrong, counted here independently."""
+    out = tmp_path / "run"
+    _, final, _ = _run(higgs_root, out, "bp")
+    cfg = load_config(Config, out / "config.yaml")
+    trainer, _ = setup(cfg, torch.device("cpu"))
+    trainer.load_state_dict(load_checkpoint(out / "checkpoint.pt")["trainer"])
+    test = load_splits(cfg)["test"]  # HIGGS rows: float features, 0/1 labels
+    with torch.no_grad():
+        wrong = int(((trainer.model(test.x)[:, 0] >= 0).long() != test.y).sum())  # sigmoid >= 0.5
+    assert final["n_scored"] == len(test.y) == 40
+    assert final["test_error"] == pytest.approx(100.0 * wrong / len(test.y))
