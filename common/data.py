@@ -1,12 +1,15 @@
-"""MNIST, Fashion-MNIST, CIFAR-10 (torchvision) and HIGGS (UCI csv), with clear missing-data errors."""
+"""MNIST, Fashion-MNIST, CIFAR-10 (torchvision) and HIGGS (UCI csv): every file is checked on load,
+and missing or broken data ends with one line naming the file, the fault and how to get a good copy."""
 import gzip
 import os
-import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 import torchvision
+from torchvision.datasets.utils import check_integrity
 
 from common.errors import UsageError
 
@@ -15,15 +18,29 @@ FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 HIGGS_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/00280/HIGGS.csv.gz"
+HIGGS_COLUMNS = 29                                   # label, then 28 features
 SOURCES = {
     "mnist": "https://yann.lecun.com/exdb/mnist/ (torchvision mirror: ossci-datasets.s3.amazonaws.com/mnist/)",
     "fashion_mnist": "https://github.com/zalandoresearch/fashion-mnist",
     "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    "higgs": HIGGS_URL,
 }
+IMAGE_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28), "cifar10": (3, 32, 32)}
+N_CLASSES = 10
+SYNTHETIC_CIFAR10 = "cifar-10-synthetic"             # folder of common.synthetic's npz files
+_synthetic_cifar10_roots = set()
 
 
 class DataMissing(UsageError):
     pass
+
+
+class DataCorrupt(UsageError):
+    """A data file is there but is not a good copy."""
+
+    def __init__(self, path, fault, name):
+        super().__init__(f"{path} {fault}; get a good copy with `python scripts/fetch_data.py {name}` "
+                         f"(source: {SOURCES[name]}) after deleting it")
 
 
 def data_root(root=None):
@@ -31,29 +48,6 @@ def data_root(root=None):
     if root is not None:
         return Path(root)
     return Path(os.environ.get("LE_DATA_DIR") or REPO / "data")
-
-
-def _idx_source(folder):
-    """A folder holding all four IDX files, plain or .gz, or None."""
-    if all((folder / n).is_file() or (folder / f"{n}.gz").is_file() for n in IDX_FILES):
-        return folder
-    return None
-
-
-def _install_idx(source, raw):
-    """Put plain IDX files into torchvision's raw/ folder (gunzipping the distributed .gz files)."""
-    raw.mkdir(parents=True, exist_ok=True)
-    for name in IDX_FILES:
-        target = raw / name
-        if target.is_file():
-            continue
-        if (source / name).is_file():
-            shutil.copyfile(source / name, target)
-            continue
-        tmp = target.with_suffix(".part")
-        with gzip.open(source / f"{name}.gz", "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        os.replace(tmp, target)
 
 
 def _missing(name, root, expected, download_error=None):
@@ -69,42 +63,150 @@ def _missing(name, root, expected, download_error=None):
     return DataMissing(" ".join(lines))
 
 
-class _SyntheticCIFAR10(torchvision.datasets.CIFAR10):
-    """The real CIFAR-10 reader; the md5 check is skipped because synthetic batches are not the
-    official files (common/synthetic.py marks them)."""
+# ------------------------------------------------------------------------------------ IDX files
+def _stamp_file(raw, base):
+    return raw / f"{base}.source"
 
-    meta = dict(torchvision.datasets.CIFAR10.meta, md5=None)
 
-    def _check_integrity(self):
-        return True
+def _origin(folder, base, raw):
+    """The distributed .gz, else a plain file that is not one of our unpacked copies, else None."""
+    if (folder / f"{base}.gz").is_file():
+        return folder / f"{base}.gz"
+    plain = folder / base
+    if plain.is_file() and not (folder == raw and _stamp_file(raw, base).is_file()):
+        return plain
+    return None
+
+
+def _stamp(path):
+    st = path.stat()
+    return f"{path.resolve()} {st.st_size} {st.st_mtime_ns}"
+
+
+def _unpack(name, origin, target):
+    """Copy (gunzip for .gz) `origin` to `target` through a temp file; a broken .gz is DataCorrupt."""
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
+    opener = gzip.open if origin.suffix == ".gz" else open
+    try:
+        with opener(origin, "rb") as src, open(tmp, "wb") as dst:
+            while True:
+                try:
+                    chunk = src.read(1 << 20)
+                except (OSError, EOFError, zlib.error) as err:     # BadGzipFile is an OSError
+                    raise DataCorrupt(origin, f"is not a complete gzip file ({err})", name)
+                if not chunk:
+                    break
+                dst.write(chunk)
+        os.replace(tmp, target)
+    except OSError as err:
+        raise UsageError(f"cannot write {target.parent}: {err.strerror or err}; "
+                         "make the folder writable or set LE_DATA_DIR to another data folder")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _install_idx(name, source, raw):
+    """Keep raw/ holding plain copies of the source files; a copy is refreshed when its source
+    changes (path, size and mtime recorded beside it)."""
+    raw.mkdir(parents=True, exist_ok=True)
+    for base in IDX_FILES:
+        origin, target = _origin(source, base, raw), raw / base
+        if origin is None or origin == target:
+            continue                                  # raw/ is the source, or holds our copies only
+        stamp = _stamp(origin)
+        stamp_file = _stamp_file(raw, base)
+        if target.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
+            continue
+        stamp_file.unlink(missing_ok=True)
+        _unpack(name, origin, target)
+        stamp_file.write_text(stamp)
+
+
+def _read_idx(name, path, ndim):
+    """A uint8 IDX array of `ndim` dimensions, checked against its own header."""
+    data = np.fromfile(path, dtype=np.uint8)
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataCorrupt(path, f"holds {len(data)} bytes, less than an IDX header", name)
+    magic = bytes(data[:4])
+    if magic != bytes([0, 0, 0x08, ndim]):
+        raise DataCorrupt(path, f"does not start with the IDX magic number of a uint8 array of {ndim} "
+                          f"dimension(s) (00000803 or 00000801; found {magic.hex()})", name)
+    dims = struct.unpack(f">{ndim}I", bytes(data[4:header]))
+    if len(data) - header != int(np.prod(dims)):
+        raise DataCorrupt(path, f"holds {len(data) - header} data bytes where its header "
+                          f"{'x'.join(map(str, dims))} promises {int(np.prod(dims))} (truncated?)", name)
+    return data[header:].reshape(dims)
+
+
+def _read_idx_pair(name, raw, prefix):
+    images_path, labels_path = raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"
+    images = _read_idx(name, images_path, 3)
+    if images.shape[1:] != IMAGE_SHAPES[name]:
+        raise DataCorrupt(images_path, f"holds {images.shape[1]}x{images.shape[2]} images; {name} images "
+                          f"are {IMAGE_SHAPES[name][0]}x{IMAGE_SHAPES[name][1]}", name)
+    labels = _read_idx(name, labels_path, 1)
+    if len(labels) != len(images):
+        raise DataCorrupt(labels_path, f"holds {len(labels)} labels for the {len(images)} images of "
+                          f"{images_path.name}", name)
+    if len(labels) and labels.max() >= N_CLASSES:
+        raise DataCorrupt(labels_path, f"holds the label {labels.max()}; {name} labels are 0-9", name)
+    return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
 
 
 def _load_mnist_like(name, train, root, download):
     cls, folder = {"mnist": (torchvision.datasets.MNIST, "MNIST"),
                    "fashion_mnist": (torchvision.datasets.FashionMNIST, "FashionMNIST")}[name]
     raw = root / folder / "raw"
-    candidates = [raw, root / folder, root]
-    if name == "fashion_mnist":
-        candidates.append(FASHION_DEBIAN)
-    source = next((c for c in candidates if _idx_source(c)), None)
-    if source is not None:
-        _install_idx(source, raw)
-    try:
-        ds = cls(str(root), train=train, download=download)
-    except (RuntimeError, OSError) as err:                 # OSError: URLError when offline
-        expected = [raw / f"{n}[.gz]" for n in IDX_FILES]
-        if name == "fashion_mnist":
-            expected.append(FASHION_DEBIAN)
-        raise _missing(name, root, expected, str(err).splitlines()[0] if download else None)
-    return ds.data, ds.targets                            # uint8 [N, 28, 28], int64 [N]
+    candidates = [raw, root / folder, root] + ([FASHION_DEBIAN] if name == "fashion_mnist" else [])
+    expected = [raw / f"{n}[.gz]" for n in IDX_FILES] + ([FASHION_DEBIAN] if name == "fashion_mnist" else [])
+
+    def find():
+        found = next((c for c in candidates if all(_origin(c, n, raw) for n in IDX_FILES)), None)
+        if found is None and all((raw / n).is_file() for n in IDX_FILES):
+            found = raw                                # our copies, their sources gone
+        return found
+
+    source = find()
+    if source is None and download:
+        try:
+            cls(str(root), train=train, download=True)   # torchvision checks the md5 of what it fetches
+        except (RuntimeError, OSError) as err:           # OSError: URLError when offline
+            raise _missing(name, root, expected, str(err).splitlines()[0])
+        source = find()
+    if source is None:
+        raise _missing(name, root, expected)
+    _install_idx(name, source, raw)
+    return _read_idx_pair(name, raw, "train" if train else "t10k")   # uint8 [N, 28, 28], int64 [N]
+
+
+# ------------------------------------------------------------------------------------ CIFAR-10
+def register_synthetic_cifar10(root):
+    """Let load_vision read the npz files that common.synthetic wrote under `root` (this process only:
+    no file on disk can switch a data root to the synthetic reader)."""
+    _synthetic_cifar10_roots.add(Path(root).resolve())
+
+
+def _load_synthetic_cifar10(train, root):
+    path = root / SYNTHETIC_CIFAR10 / ("train.npz" if train else "test.npz")
+    with np.load(path, allow_pickle=False) as f:
+        x, y = f["x"], f["y"]
+    return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
 
 
 def _load_cifar10(train, root, download):
-    folder = root / "cifar-10-batches-py"
-    cls = _SyntheticCIFAR10 if (folder / "SYNTHETIC").is_file() else torchvision.datasets.CIFAR10
+    if root.resolve() in _synthetic_cifar10_roots:
+        return _load_synthetic_cifar10(train, root)
+    cls = torchvision.datasets.CIFAR10
+    folder = root / cls.base_folder
+    md5 = dict(cls.train_list + cls.test_list + [(cls.meta["filename"], cls.meta["md5"])])
     try:
-        ds = cls(str(root), train=train, download=download)
-    except (RuntimeError, OSError) as err:                 # OSError: URLError when offline
+        ds = cls(str(root), train=train, download=download)   # verifies the md5 of every batch file
+    except (RuntimeError, OSError) as err:                    # OSError: URLError when offline
+        if all((folder / f).is_file() for f in md5):
+            bad = next(f for f in md5 if not check_integrity(str(folder / f), md5[f]))
+            raise DataCorrupt(folder / bad, "does not match the md5 of the official CIFAR-10 file "
+                              "(truncated or altered)", "cifar10")
         expected = [folder / n for n in ["data_batch_1 ... data_batch_5", "test_batch", "batches.meta"]]
         raise _missing("cifar10", root, expected, str(err).splitlines()[0] if download else None)
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()    # uint8 [N, 3, 32, 32]
@@ -121,6 +223,7 @@ def load_vision(name, train=True, root=None, download=False):
     raise UsageError(f"unknown data set '{name}' (allowed: mnist, fashion_mnist, cifar10)")
 
 
+# ------------------------------------------------------------------------------------ HIGGS
 def higgs_path(root=None):
     root = data_root(root)
     for path in (root / "HIGGS.csv", root / "HIGGS.csv.gz"):
@@ -132,14 +235,38 @@ def higgs_path(root=None):
         f"(source: {HIGGS_URL}, 2.6 GB), or set LE_DATA_DIR to a folder that holds it.")
 
 
+def _first_bad_line(path):
+    """'line N: what is wrong' for the first line that is not 29 numbers (read only after a failure)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            cells = line.rstrip("\n").split(",")
+            if len(cells) != HIGGS_COLUMNS:
+                return f"line {number} has {len(cells)} columns"
+            for column, cell in enumerate(cells, 1):
+                try:
+                    float(cell)
+                except ValueError:
+                    return f"line {number}, column {column} is not a number ({cell.strip()[:20]!r})"
+    return "unreadable line"
+
+
 def load_higgs(root=None, max_rows=None):
     """Features float32 [N, 28] and labels float32 [N] from the first `max_rows` rows."""
     path = higgs_path(root)
+    fmt = f"is not in the UCI HIGGS format ({HIGGS_COLUMNS} comma-separated numbers a row: label, 28 features)"
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.float32, max_rows=max_rows, ndmin=2)
-    except ValueError as err:
-        raise UsageError(f"{path} is not in the UCI HIGGS format: {err}")
-    if table.shape[1] != 29:
-        raise UsageError(f"{path} has {table.shape[1]} columns; the UCI HIGGS format has 29 "
-                         "(label then 28 features)")
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise DataCorrupt(path, f"is not a complete gzip file ({err})", "higgs")
+    except ValueError:
+        raise DataCorrupt(path, f"{fmt}: {_first_bad_line(path)}", "higgs")
+    if table.size == 0:
+        raise DataCorrupt(path, "holds no rows", "higgs")
+    if table.shape[1] != HIGGS_COLUMNS:
+        raise DataCorrupt(path, f"has {table.shape[1]} columns; {fmt}", "higgs")
+    bad = np.flatnonzero(~np.isfinite(table).all(1) | ~np.isin(table[:, 0], (0.0, 1.0)))
+    if len(bad):
+        raise DataCorrupt(path, f"row {bad[0] + 1} holds a non-finite value or a label other than 0/1",
+                          "higgs")
     return torch.from_numpy(table[:, 1:].copy()), torch.from_numpy(table[:, 0].copy())

@@ -1,13 +1,15 @@
-"""Tiny learnable data sets written in the real file formats, loaded through common.data."""
+"""Tiny learnable data sets, loaded through common.data: MNIST-like IDX .gz and HIGGS csv in the real
+formats; CIFAR-10 as npz files that only a `synthetic_root`/`write_cifar10` call makes readable."""
 import atexit
 import gzip
-import pickle
 import shutil
 import struct
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from common.data import SYNTHETIC_CIFAR10, register_synthetic_cifar10
 
 _ROOTS = {}
 
@@ -44,22 +46,16 @@ def write_mnist_like(folder, n_train, n_test, seed=0):
 
 
 def write_cifar10(root, n_train, n_test, seed=0):
-    """cifar-10-batches-py/ with 5 train batches, test_batch and batches.meta (python pickles)."""
-    folder = root / "cifar-10-batches-py"
+    """cifar-10-synthetic/{train,test}.npz (x uint8 [N, 3, 32, 32], y int64 [N]) under `root`, which
+    load_vision reads from then on in this process. Not the pickle batches of the real data set:
+    real batches are only read after torchvision's md5 check, which synthetic ones cannot pass."""
+    folder = Path(root) / SYNTHETIC_CIFAR10
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     x, y = _images(rng, n_train + n_test, (3, 32, 32))
-    x = x.reshape(len(x), 3 * 32 * 32)                               # rows: R plane, G, B as CIFAR
-    parts = np.array_split(np.arange(n_train), 5)
-    names = [f"data_batch_{i + 1}" for i in range(5)]
-    for name, idx in zip(names + ["test_batch"], parts + [np.arange(n_train, n_train + n_test)]):
-        entry = {"batch_label": name, "data": x[idx], "labels": [int(v) for v in y[idx]],
-                 "filenames": [f"{name}_{i}.png" for i in idx]}
-        with open(folder / name, "wb") as f:
-            pickle.dump(entry, f)
-    with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": [f"class{i}" for i in range(10)], "num_cases_per_batch": 0}, f)
-    (folder / "SYNTHETIC").write_text("synthetic batches from common/synthetic.py\n")
+    for name, sl in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
+        np.savez(folder / f"{name}.npz", x=x[sl], y=y[sl].astype(np.int64))
+    register_synthetic_cifar10(root)
 
 
 def write_higgs(path, n_rows, seed=0):

@@ -10,6 +10,7 @@ import torch
 
 from common.cli import entry_point, parse_entry_args
 from common.config import require
+from common.data import load_higgs, load_vision
 from common.device import resolve_device
 from common.divergence import check_finite
 from common.progress import progress
@@ -29,6 +30,8 @@ class ToyConfig:
     seed: int
     sleep: float = 0.0
     device: Literal["cpu", "cuda", "auto"] = "cpu"
+    dataset: Literal["none", "mnist", "fashion_mnist", "cifar10", "higgs"] = "none"
+    data_root: str | None = None                    # read (and only counted) when dataset is set
 
     def check(self):
         require(self.lr > 0, "lr", "must be > 0")
@@ -43,6 +46,11 @@ def main(argv=None):
     with RunFolder(out, cfg, restart=args.restart) as run:
         if run.already_completed:
             return 0
+        if cfg.dataset == "higgs":
+            print(f"{len(load_higgs(cfg.data_root)[1])} HIGGS rows")
+        elif cfg.dataset != "none":
+            n = [len(load_vision(cfg.dataset, train, cfg.data_root)[1]) for train in (True, False)]
+            print(f"{cfg.dataset}: {n[0]} train / {n[1]} test images")
         seed_everything(cfg.seed)
         w_true = torch.arange(1.0, 5.0)
         w = torch.zeros(4)
