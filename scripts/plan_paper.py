@@ -1,71 +1,58 @@
-"""The paper profile of reproduce.py: every sweep of the paper through the folders' job scripts.
+"""The paper profile of reproduce.py: every sweep of the paper (panels.py) through the folders' job scripts.
 
-List (--dry-run): each panel's job script, its run count (from the script's own --dry-run) and a
-rough cost. Launch: `local` runs the job scripts here one after the other (each runs its commands
-with $JOBS processes at once); `slurm` submits every job-script command as one task of a SLURM array
-(scripts/slurm/array_task.sh; requeued tasks resume from their checkpoints) and the Fig. 2c-e submit
-scripts as they are (one GPU array per task). sbatch reads SBATCH_PARTITION, SBATCH_ACCOUNT and
-SBATCH_TIMELIMIT from the environment; the Fig. 2c-e scripts also LE_PARTITION and LE_ACCOUNT.
+List (--dry-run): each panel's job script, its run count (from the script's own --dry-run) and its
+price: CPU core-hours from the per-step costs measured on one core (step_costs.py; --measure
+measures them again here) times the steps of every run, and GPU-hours from a PROJECTION (no GPU
+was measured; step_costs.gpu_step_s states the model), each without and with ensembles.
 
-Costs are estimates from this repository's measurements (stated below), not guarantees.
+Ensembles: K networks of the same shapes stepped together. On a CPU an fc or microcircuit network in
+an ensemble is priced at its measured per-network cost there (fc: K = 8, DESIGN goal <= 1.1x eight
+single steps; microcircuits: K = 20); the LeNet and HIGGS networks of Fig. 2c-e at 1.0x (their steps
+are matrix products whose cost grows with K). On a GPU every network is priced at the projected
+per-network cost in an ensemble of 16.
+
+Launch: `local` runs the job scripts here one after the other (each runs its commands with $JOBS
+processes at once); `slurm` submits every job-script command (one run, or an ensemble where the
+script's command is a sweep over seeds) as one task of a SLURM array (scripts/slurm/array_task.sh;
+requeued tasks resume from their checkpoints) and the Fig. 2c-e submit scripts as they are (one GPU
+array per task). sbatch reads SBATCH_PARTITION, SBATCH_ACCOUNT and SBATCH_TIMELIMIT from the
+environment; the Fig. 2c-e scripts also LE_PARTITION and LE_ACCOUNT.
 """
 import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+import step_costs
+from panels import PANELS
+from step_costs import (MEASURED, bars_network_steps, fc_core_s, fc_ensemble_factor, fc_steps, le_bp_core_s,
+                        le_bp_steps, resolve)
 
 REPO = Path(__file__).resolve().parents[1]
-F2B = REPO / "fig2b_fig4ac_mnist"
 F2CDE = REPO / "fig2cde_higgs_mnist_cifar10"
-F35 = REPO / "fig3fig5_dendritic_microcircuits"
 LAUNCH_DIR = REPO / "runs" / "paper_launch"
-PY = "python"
-
-# Measured on 2 CPU cores (quiet machine): one training Euler step of the 784-300-100-10 network at
-# batch 512 takes 3.8 ms with 2 threads (fig2b_fig4ac_mnist/README.md, bench_fc); evaluation steps
-# cost about the same. One microcircuit network-step in an ensemble of 20 takes ~2.5 us on one core
-# (fig3fig5_dendritic_microcircuits/README.md: 1.84 us CPU, 2.79 us wall under load).
-FC_STEP_CORE_S = 3.8e-3 * 2
-MC_STEP_CORE_S = 2.5e-6
-MNIST_BATCHES = (97, 19)            # batches of 512: training (50k), validation/test (10k)
-# Sequential LE update steps per Fig. 2c-e LE run (spec le_discrete_layers.md §4); BP runs are cheap.
-# The authors gave each seed's job 96 h on one V100.
-LE_STEPS_2CDE = {"higgs": 5.63e6, "mnist": 1.15e6, "cifar10": 1.95e6}
-SEEDS_2CDE = 9
+SUBMIT_SCRIPTS = [F2CDE / f"submit_python_{t}_gpu_v100.sh" for t in ("higgs", "mnist", "cifar10")]
 
 
 @dataclass
-class Sweep:
-    panel: str
-    title: str
-    kind: str                 # "jobs": a job script with --dry-run; "single": one command; "submit": sbatch scripts
-    script: Path = None
-    argv: tuple = ()
-    cpus: int = 1
+class Price:
+    """The cost of a set of runs: CPU core-seconds and projected GPU-seconds, without / with ensembles."""
+    cpu: float = 0.0
+    cpu_ens: float = 0.0
+    gpu: float = 0.0
+    gpu_ens: float = 0.0
 
-
-SWEEPS = (
-    Sweep("fig1", "relaxation demo", "single", argv=(PY, str(F2B / "src" / "relaxation_demo.py"))),
-    Sweep("fig2a", "Fourier synthesis, full 119,999 steps", "single",
-          argv=(PY, str(F2B / "src" / "fourier_synthesis.py"))),
-    Sweep("fig2b", "MNIST, 4 variants x 10 seeds", "jobs", script=F2B / "2b_jobs.sh", cpus=2),
-    Sweep("fig2cde", "HIGGS, MNIST, CIFAR-10: LE and BP x 9 seeds (GPU)", "submit"),
-    Sweep("fig3", "bars, 11 presentation times x LE/orig x 10 seeds", "jobs", script=F35 / "bars_jobs.sh"),
-    Sweep("fig4a", "5 variants x 10 dt x 4 seeds", "jobs", script=F2B / "4a_jobs.sh", cpus=2),
-    Sweep("fig4c", "5 (dt, tau_s) x 6 presentation times x 3 seeds", "jobs", script=F2B / "4c_jobs.sh", cpus=2),
-    Sweep("fig5", "mimic task", "single", argv=(PY, str(F35 / "src" / "run_single_mc.py"), "train",
-                                               str(F35 / "experiment_configs" / "mimic_tpres_100.yaml"))),
-)
-SUBMIT_SCRIPTS = [F2CDE / f"submit_python_{t}_gpu_v100.sh" for t in ("higgs", "mnist", "cifar10")]
+    def __add__(self, o):
+        return Price(self.cpu + o.cpu, self.cpu_ens + o.cpu_ens, self.gpu + o.gpu, self.gpu_ens + o.gpu_ens)
 
 
 def job_commands(script):
     """(commands, run count) from a job script's --dry-run output."""
-    out = subprocess.run(["bash", str(script), "--dry-run"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    out = subprocess.run(["bash", str(REPO / script), "--dry-run"], capture_output=True, text=True, cwd=REPO,
+                         timeout=120)
     if out.returncode != 0:
         raise RuntimeError(f"{script} --dry-run failed: {out.stderr.strip()}")
     commands, runs = [], None
@@ -79,66 +66,119 @@ def job_commands(script):
     return commands, runs if runs is not None else len(commands)
 
 
-def _overrides(words):
-    return dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("-"))
+def seed_count(words):
+    """Networks per config of one command: the seeds of `--seeds A-B,C,...`, else 1."""
+    if "--seeds" not in words:
+        return 1
+    count = 0
+    for part in words[words.index("--seeds") + 1].split(","):
+        lo, _, hi = part.partition("-")
+        count += int(hi or lo) - int(lo) + 1
+    return count
 
 
-def fc_core_hours(command):
-    """Euler steps of one train.py run (its config plus the command's overrides) x measured step cost."""
-    words = command.split()
-    config = next(w for w in words if w.endswith(".yaml"))
-    cfg = yaml.safe_load(Path(config).read_text())
-    cfg.update({k: yaml.safe_load(v) for k, v in _overrides(words).items()})
-    epochs, n = cfg["epoch_qty"], cfg["n_updates"]
-    steps = (epochs - 1) * MNIST_BATCHES[0] * n + (epochs + 1) * MNIST_BATCHES[1] * n
-    return steps * FC_STEP_CORE_S / 3600
+def _parts(command):
+    """(configs, overrides, networks per config) of one job-script command."""
+    words = shlex.split(command)
+    configs = [w for w in words if w.endswith(".yaml")]
+    overrides = [w for w in words if "=" in w and not w.startswith("-")]
+    return configs, overrides, seed_count(words)
 
 
-def bars_core_hours(command):
-    """One sweep: 2 variants x seeds networks, 16,000 N steps each (1000 epochs x 16 patterns)."""
-    n = int(re.search(r"tpres_(\d+)\.yaml", command).group(1))
-    lo, hi = map(int, re.search(r"--seeds (\d+)-(\d+)", command).groups())
-    return 2 * (hi - lo + 1) * 16_000 * n * MC_STEP_CORE_S / 3600
+def price_fc(command, costs):
+    configs, overrides, k = _parts(command)
+    price = Price()
+    for config in configs:
+        cfg = resolve(config, overrides)
+        core = fc_core_s(Path(config).stem, cfg, costs) * k
+        steps = sum(fc_steps(cfg)) * k
+        price += Price(core, core * fc_ensemble_factor(costs), steps * step_costs.gpu_step_s(False), steps * step_costs.gpu_step_s(True))
+    return price
+
+
+def price_bars(command, costs):
+    configs, _, k = _parts(command)
+    price = Price()
+    for config in configs:
+        steps = bars_network_steps(int(re.search(r"tpres_(\d+)\.yaml", config).group(1))) * k
+        price += Price(steps * costs["mc"]["single"], steps * costs["mc"]["ensemble"])  # CPU engine only
+    return price
+
+
+def price_2cde(costs):
+    """Every seed of every submit script: one LE and one BP run of the task's paper configs."""
+    price = Price()
+    for script in SUBMIT_SCRIPTS:
+        task = script.name.split("_")[2]
+        for model in ("le", "bp"):
+            cfg = resolve(F2CDE / "configs" / f"{task}_{model}.yaml")
+            core = le_bp_core_s(cfg, costs) * submit_array_size(script)
+            steps = sum(le_bp_steps(cfg)) * submit_array_size(script)
+            price += Price(core, core, steps * step_costs.gpu_step_s(False), steps * step_costs.gpu_step_s(True))
+    return price
 
 
 def submit_array_size(script):
-    text = Path(script).read_text()
-    lo, hi = map(int, re.search(r"#SBATCH --array=(\d+)-(\d+)", text).groups())
+    lo, hi = map(int, re.search(r"#SBATCH --array=(\d+)-(\d+)", Path(script).read_text()).groups())
     return hi - lo + 1
 
 
-def describe(sweep):
-    """(commands, runs, cost text, cpu core-hours) of one sweep."""
+def describe(panel, costs=MEASURED):
+    """(commands, runs, price) of one panel's paper sweep."""
+    sweep = panel.sweep
     if sweep.kind == "single":
-        return [" ".join(sweep.argv)], 1, "minutes on one CPU", 0.05
+        return [" ".join(sweep.argv)], 1, Price(sweep.core_s, sweep.core_s)
     if sweep.kind == "submit":
-        tasks = sum(submit_array_size(s) for s in SUBMIT_SCRIPTS)
-        commands = [f"bash {s.relative_to(REPO)}   # sbatch array of {submit_array_size(s)} seeds" for s in SUBMIT_SCRIPTS]
-        steps = ", ".join(f"{t} {v / 1e6:.2f} M" for t, v in LE_STEPS_2CDE.items())
-        return commands, 2 * tasks, (f"{tasks} GPU jobs (LE then BP each); sequential LE steps per run: {steps}; "
-                                     f"the authors allowed 96 h of one V100 per job"), 0.0
+        commands = [f"bash {s.relative_to(REPO)}   # sbatch array of {submit_array_size(s)} seeds"
+                    for s in SUBMIT_SCRIPTS]
+        return commands, 2 * sum(submit_array_size(s) for s in SUBMIT_SCRIPTS), price_2cde(costs)
     commands, runs = job_commands(sweep.script)
-    cost = fc_core_hours if sweep.panel != "fig3" else bars_core_hours
-    hours = sum(cost(c) for c in commands)
-    return commands, runs, f"~{hours:,.0f} CPU core-hours", hours
+    price_one = price_bars if panel.id == "fig3" else price_fc
+    total = Price()
+    for command in commands:
+        total += price_one(command, costs)
+    return commands, runs, total
 
 
-def list_paper(only=None):
-    total_runs, total_hours = 0, 0.0
+def _h(seconds, gpu=False):
+    if gpu and seconds == 0:
+        return "—"
+    hours = seconds / 3600
+    return f"{hours:,.0f}" if hours >= 100 else f"{hours:,.1f}" if hours >= 1 else f"{hours:.2f}"
+
+
+def list_paper(only=None, costs=None):
+    measured_now = costs is not None
+    costs = costs or MEASURED
     print("Paper profile: the complete sweeps, through the folders' job scripts\n")
-    for sweep in SWEEPS:
-        if only and sweep.panel not in only:
+    rows, total_runs, total = [], 0, Price()
+    for panel in PANELS:
+        if only and panel.id not in only:
             continue
-        commands, runs, cost, hours = describe(sweep)
-        total_runs, total_hours = total_runs + runs, total_hours + hours
-        how = f"bash {sweep.script.relative_to(REPO)}" if sweep.kind == "jobs" else sweep.kind
-        print(f"{sweep.panel}: {sweep.title}: {runs} runs in {len(commands)} commands ({how}); {cost}")
+        commands, runs, price = describe(panel, costs)
+        total_runs, total = total_runs + runs, total + price
+        rows.append((panel.id, runs, price))
+        how = f"bash {panel.sweep.script}" if panel.sweep.kind == "jobs" else panel.sweep.kind
+        print(f"{panel.id}: {panel.sweep.title}: {runs} runs in {len(commands)} commands ({how}); "
+              f"CPU {_h(price.cpu)} core-hours, GPU {_h(price.gpu, True)} h projected")
         for cmd in commands[:3]:
             print(f"    {cmd.replace(str(REPO) + '/', '')}")
         if len(commands) > 3:
-            print(f"    ... {len(commands) - 3} more (bash {sweep.script.relative_to(REPO)} --dry-run lists all)")
-    print(f"\n{total_runs} runs; CPU part ~{total_hours:,.0f} core-hours (about {total_hours / 24:,.1f} hours on "
-          f"24 cores), plus the Fig. 2c-e GPU jobs. The fully connected runs also use a GPU when one is "
+            print(f"    ... {len(commands) - 3} more (bash {panel.sweep.script} --dry-run lists all)")
+    head = ("panel", "runs", "CPU core-h", "CPU core-h, ensembles", "GPU-h projected", "GPU-h projected, ensembles")
+    table = [head] + [(p, str(r), _h(x.cpu), _h(x.cpu_ens), _h(x.gpu, True), _h(x.gpu_ens, True)) for p, r, x in rows]
+    table.append(("total", str(total_runs), _h(total.cpu), _h(total.cpu_ens), _h(total.gpu, True),
+                  _h(total.gpu_ens, True)))
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    print("\n" + "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                           for row in table))
+    print(f"\nCPU: per-step costs on one core {'measured now (--measure)' if measured_now else 'from step_costs.py (measured there, with the command and date)'}; "
+          f"training and evaluation steps priced separately; Fig. 4a tau_m adaptation priced at its cap of "
+          f"tau_adapt_max_passes per layer (an upper bound). On 24 cores the CPU part takes about "
+          f"{total.cpu_ens / 3600 / 24:,.1f} hours with ensembles.\n"
+          f"GPU: PROJECTED, not measured: every LE and BP step at the DESIGN targets' per-step time on one H100 "
+          f"({step_costs.gpu_step_s(False) * 1e3:.3f} ms alone, {step_costs.gpu_step_s(True) * 1e3:.3f} ms per network in "
+          f"an ensemble of 16); Fig. 1, 2a, 3 and 5 run on CPUs (—). The fully connected runs use a GPU when one is "
           f"visible (device: auto); under SLURM request it with SBATCH_GRES=gpu:1.\n"
           f"Launch with --launcher local or --launcher slurm.")
     return 0
@@ -153,32 +193,32 @@ def launch_paper(launcher, only=None):
     failed = []
     LAUNCH_DIR.mkdir(parents=True, exist_ok=True)
     (LAUNCH_DIR / "logs").mkdir(exist_ok=True)
-    for sweep in SWEEPS:
-        if only and sweep.panel not in only:
+    for panel in PANELS:
+        sweep = panel.sweep
+        if only and panel.id not in only:
             continue
         if sweep.kind == "submit":
             for script in SUBMIT_SCRIPTS:
                 if launcher == "slurm":
                     code = _run(["bash", script], cwd=F2CDE)  # the script sbatch's itself (logs/ there)
                 else:  # one seed after the other, without SLURM
-                    seeds = re.search(r"SEEDS=\(([\d ]+)\)", script.read_text()).group(1).split()
+                    seeds = re.search(r"SEEDS=\(([\d ]+)\)", (F2CDE / "submit_lib.sh").read_text()).group(1).split()
                     code = max(subprocess.run(["bash", str(script)], cwd=F2CDE,
                                               env=dict(os.environ, SEED=seed)).returncode for seed in seeds)
                 if code:
-                    failed.append(f"{sweep.panel} {script.name} (exit {code})")
+                    failed.append(f"{panel.id} {script.name} (exit {code})")
             continue
         if launcher == "local":
-            argv = ["bash", sweep.script] if sweep.kind == "jobs" else list(sweep.argv)
-            code = _run(argv)
+            code = _run(["bash", REPO / sweep.script] if sweep.kind == "jobs" else list(sweep.argv))
         else:
-            commands, _, _, _ = describe(sweep)
-            listing = LAUNCH_DIR / f"{sweep.panel}.list"
+            commands = job_commands(sweep.script)[0] if sweep.kind == "jobs" else [" ".join(sweep.argv)]
+            listing = LAUNCH_DIR / f"{panel.id}.list"
             listing.write_text("\n".join(commands) + "\n")
-            code = _run(["sbatch", f"--array=0-{len(commands) - 1}", f"--job-name=le-{sweep.panel}",
-                         f"--cpus-per-task={sweep.cpus}", "-o", LAUNCH_DIR / "logs" / f"{sweep.panel}_%A_%a.out",
+            code = _run(["sbatch", f"--array=0-{len(commands) - 1}", f"--job-name=le-{panel.id}",
+                         f"--cpus-per-task={sweep.cpus}", "-o", LAUNCH_DIR / "logs" / f"{panel.id}_%A_%a.out",
                          REPO / "scripts" / "slurm" / "array_task.sh", listing])
         if code:
-            failed.append(f"{sweep.panel} (exit {code})")
+            failed.append(f"{panel.id} (exit {code})")
     for f in failed:
         print(f"FAILED: {f}")
     if launcher == "slurm" and not failed:

@@ -1,16 +1,18 @@
 """Reproduce the paper's figures: a reduced-size run of every experiment on CPU, then the figures.
 
-    python scripts/reproduce.py                         # quick profile, <= 15 min on 2 cores
+    python scripts/reproduce.py                         # quick profile, about 7 min on 2 idle cores
     python scripts/reproduce.py --only fig3,fig5        # a subset of panels
     python scripts/reproduce.py --dry-run               # list the steps, run nothing
-    python scripts/reproduce.py --profile paper --dry-run          # the full paper sweeps, counted
+    python scripts/reproduce.py --profile paper --dry-run          # the full paper sweeps, priced
+    python scripts/reproduce.py --profile paper --dry-run --measure   # ... with step costs measured now
     python scripts/reproduce.py --profile paper --launcher slurm   # ... submitted to SLURM
 
 The quick profile runs each step as a subprocess of a folder's entry script with reduced-size
 overrides and `--out` under the runs root (default runs/reproduce/); a failing step is reported and
-the others go on. MNIST panels use MNIST when it is under the data root, else Fashion-MNIST as a
-stand-in (announced), else they are skipped with the command that gets the data. The paper profile
-goes through the folders' job and submit scripts (see plan_paper.py).
+the others go on. MNIST panels use MNIST: when it is not under the data root it is downloaded first
+(torchvision, md5 checked, progress bar; --no-download forbids it). Without it (offline or
+--no-download) Fashion-MNIST stands in (announced), else the panels are skipped with the command
+that gets the data. The paper profile goes through the folders' job and submit scripts (plan_paper.py).
 """
 import argparse
 import os
@@ -21,7 +23,8 @@ from pathlib import Path
 
 from make_figures import format_table, make_figures
 from plan_paper import launch_paper, list_paper
-from plan_quick import PANEL_IDS, detect_data, quick_steps
+from plan_quick import MNIST_PANELS, PANEL_IDS, detect_data, quick_steps
+from step_costs import measure
 from step_runner import fmt_s, run_steps, show
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,8 +34,38 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def download_mnist():
+    """Fetch MNIST into the data root through torchvision (md5 of every file checked, progress bar),
+    then check its splits; returns the report, raises FetchFailed when that is impossible."""
+    from common.data import data_root
+    from fetch_data import fetch_vision
+
+    return fetch_vision("mnist", data_root(None), download=True)
+
+
+def ensure_mnist(data, args):
+    """Download MNIST when a panel wants it, it is missing and downloads are allowed."""
+    if data["mnist"] or not any(p in MNIST_PANELS for p in (args.only or PANEL_IDS)):
+        return
+    if args.no_download:
+        print("MNIST is not under the data root and --no-download is set: not downloading it")
+        return
+    if args.dry_run:
+        print("MNIST is not under the data root: the run downloads it first (--no-download forbids it)")
+        return
+    from fetch_data import FetchFailed
+
+    print("MNIST is not under the data root: downloading it (--no-download forbids this)", flush=True)
+    try:
+        print(f"MNIST: {download_mnist()}")
+        data["mnist"] = True
+    except (FetchFailed, RuntimeError) as err:
+        print(f"MNIST download failed: {err}")
+
+
 def run_quick(args):
     data = detect_data(args.data_root)
+    ensure_mnist(data, args)
     steps, skipped, banners = quick_steps(data, args.runs, args.only)
     for banner in banners:
         print(banner)
@@ -42,7 +75,7 @@ def run_quick(args):
             print(f"({i}/{len(steps)}) {s.panel}: {s.title} [~{fmt_s(s.est_s)}]\n    {show(s.argv)}")
         for panel, why in skipped:
             print(f"skipped {panel}: {why}")
-        print(f"{len(steps)} steps, estimated {fmt_s(total_est)} with {args.jobs} at once on a quiet machine; "
+        print(f"{len(steps)} steps, estimated {fmt_s(total_est)} with {args.jobs} at once on idle cores; "
               f"runs under {args.runs}, figures in {args.figures}")
         return 0
     log_dir = args.runs / "logs"
@@ -90,6 +123,9 @@ def main(argv=None):
     parser.add_argument("--dry-run", action="store_true", help="list what would run, with counts and cost")
     parser.add_argument("--launcher", choices=("local", "slurm"), default=None,
                         help="paper profile: run the job scripts here or submit them to SLURM")
+    parser.add_argument("--measure", action="store_true",
+                        help="paper profile --dry-run: measure the per-step costs here first (about a minute)")
+    parser.add_argument("--no-download", action="store_true", help="quick profile: never download MNIST")
     parser.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 4),
                         help="steps at once, one math thread each (default: cores, at most 4)")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "reproduce", help="runs root (quick profile)")
@@ -107,13 +143,15 @@ def main(argv=None):
     if args.data_root is not None:
         os.environ["LE_DATA_DIR"] = str(args.data_root.resolve())
     if args.profile == "quick":
-        if args.launcher:
-            parser.error("--launcher applies to --profile paper")
+        if args.launcher or args.measure:
+            parser.error("--launcher and --measure apply to --profile paper")
         return run_quick(args)
     if args.dry_run == bool(args.launcher):
         parser.error("--profile paper needs exactly one of --dry-run or --launcher local|slurm")
     if args.dry_run:
-        return list_paper(args.only)
+        return list_paper(args.only, measure() if args.measure else None)
+    if args.measure:
+        parser.error("--measure applies to --dry-run")
     return launch_paper(args.launcher, args.only)
 
 

@@ -8,10 +8,22 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")}
+
+
+@dataclass
+class Step:
+    panel: str
+    name: str                 # file-safe, unique: log file name
+    title: str
+    argv: list
+    est_s: float              # seconds of one core with one math thread, interpreter start included
+    figures: tuple = ()       # globs (relative to the runs root) of figures the step draws itself
+    finished: bool = field(default=False, compare=False)
 
 
 def fmt_s(seconds):

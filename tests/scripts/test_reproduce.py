@@ -7,7 +7,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
+import panels  # noqa: E402
 import plan_quick  # noqa: E402
+import reproduce  # noqa: E402
 import step_runner  # noqa: E402
 from common.config import load_config  # noqa: E402
 
@@ -48,7 +50,7 @@ def test_real_data_used_when_present(tmp_path):
 
 def test_only_selects_panels(tmp_path):
     steps, _, _ = plan_quick.quick_steps(NO_DATA, tmp_path, only=["fig3"])
-    assert {s.panel for s in steps} == {"fig3"} and len(steps) == len(plan_quick.BARS_N)
+    assert {s.panel for s in steps} == {"fig3"} and len(steps) == len(panels.BARS_N)
 
 
 def _config_class(script):
@@ -81,14 +83,14 @@ def test_every_step_names_an_existing_script_and_valid_overrides(tmp_path):
 
 
 def test_progress_rescales_estimates():
-    steps = [plan_quick.Step("p", f"s{i}", "t", [], est_s=10.0) for i in range(3)]
+    steps = [step_runner.Step("p", f"s{i}", "t", [], est_s=10.0) for i in range(3)]
     progress = step_runner.Progress(steps, jobs=2)
     assert progress.remaining() == 15.0                    # 30 s of work on 2 parallel jobs
     progress.finished(steps[0], 80.0)              # 70 s slower than estimated: scale (80+60)/(10+60) = 2
     assert progress.remaining() == pytest.approx(20.0)
     # steps[1] has run 5 s: 15 s left of it, 20 s of steps[2]; 2 jobs cannot beat the longest step
     assert progress.remaining([(steps[1], 5.0)]) == pytest.approx(20.0)
-    single = [plan_quick.Step("p", "one", "t", [], est_s=10.0)]
+    single = [step_runner.Step("p", "one", "t", [], est_s=10.0)]
     assert step_runner.Progress(single, jobs=4).remaining() == 10.0
 
 
@@ -96,7 +98,7 @@ def test_dry_run_cli(tmp_path):
     out = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "--dry-run", "--only", "fig3,fig5",
                           "--runs", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert f"{len(plan_quick.BARS_N) + 1} steps, estimated" in out.stdout
+    assert f"{len(panels.BARS_N) + 1} steps, estimated" in out.stdout
     assert "run_single_mc.py train" in out.stdout and not list(tmp_path.iterdir())
     bad = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "--only", "fig9"],
                          capture_output=True, text=True, timeout=60)
@@ -111,7 +113,52 @@ def test_paper_dry_run_counts_the_sweeps():
     # the paper's sweeps (spec seeds and grids): 4 x 10, 5 x 10 x 4, 5 x 6 x 3, 22 x 10, 3 tasks x 2 x 9
     for panel, runs in (("fig2b", 40), ("fig4a", 200), ("fig4c", 90), ("fig3", 220), ("fig2cde", 54)):
         assert f"{panel}: " in text and f"{runs} runs in" in text.split(f"\n{panel}: ")[1].split("\n")[0]
-    assert "core-hours" in text
+    assert "core-hours" in text and "PROJECTED, not measured" in text
+    table = text.split("\npanel ")[1].split("\n\n")[0].splitlines()
+    assert [row.split()[0] for row in table[1:]] == list(panels.PANEL_IDS) + ["total"]
+
+
+def _quick_cli(monkeypatch, tmp_path, data, argv, download):
+    """reproduce.main with the data detection, the MNIST download and the runs replaced."""
+    calls, planned = [], []
+    monkeypatch.setattr(reproduce, "detect_data", lambda root: dict(data))
+    monkeypatch.setattr(reproduce, "download_mnist", lambda: calls.append(1) or download())
+    monkeypatch.setattr(reproduce, "run_steps", lambda steps, jobs, log: planned.extend(steps) or ([], 0.0))
+    monkeypatch.setattr(reproduce, "make_figures", lambda roots, out: ([], {}, []))
+    code = reproduce.main(["--only", "fig2b", "--runs", str(tmp_path / "runs"), "--figures", str(tmp_path / "f"),
+                           *argv])
+    return code, calls, {_dataset(s) for s in planned}
+
+
+def test_missing_mnist_is_downloaded_before_the_runs(monkeypatch, tmp_path, capsys):
+    code, calls, datasets = _quick_cli(monkeypatch, tmp_path, dict(NO_DATA, fashion_mnist=True), [],
+                                       lambda: "60000 train / 10000 test")
+    assert code == 0 and calls == [1] and datasets == {"mnist"}
+    assert "STANDS IN" not in capsys.readouterr().out
+
+
+def test_no_download_keeps_the_announced_stand_in(monkeypatch, tmp_path, capsys):
+    code, calls, datasets = _quick_cli(monkeypatch, tmp_path, dict(NO_DATA, fashion_mnist=True), ["--no-download"],
+                                       lambda: "unused")
+    assert code == 0 and calls == [] and datasets == {"fashion_mnist"}
+    assert "STANDS IN FOR MNIST" in capsys.readouterr().out
+
+
+def test_offline_download_falls_back_to_the_stand_in(monkeypatch, tmp_path, capsys):
+    from fetch_data import FetchFailed
+
+    def offline():
+        raise FetchFailed("MNIST missing: place the files in data/MNIST/raw (download failed: no network)")
+
+    code, calls, datasets = _quick_cli(monkeypatch, tmp_path, dict(NO_DATA, fashion_mnist=True), [], offline)
+    out = capsys.readouterr().out
+    assert code == 0 and calls == [1] and datasets == {"fashion_mnist"}
+    assert "MNIST download failed" in out and "STANDS IN FOR MNIST" in out
+
+
+def test_present_mnist_is_not_downloaded(monkeypatch, tmp_path):
+    code, calls, datasets = _quick_cli(monkeypatch, tmp_path, dict(NO_DATA, mnist=True), [], lambda: "unused")
+    assert code == 0 and calls == [] and datasets == {"mnist"}
 
 
 @pytest.mark.slow
