@@ -158,6 +158,7 @@ def test_unreadable_runs_are_listed_and_every_readable_curve_is_plotted_in_full(
     assert sorted(p.name for p in (out).glob("fig2b.*")) == ["fig2b.pdf", "fig2b.png"]
 
     text = (out / "results.md").read_text()
+    assert f"Run folders: 6 under {runs}. 7 could not be read; they are listed at the end." in text
     listed = text.split("## Run folders that could not be read")[1]
     assert f"- {empty}: metrics.csv is empty (left out of fig2b)" in listed
     assert f"- {runs / '2b_le' / 'seed5'}: summary.json: Expecting property name" in listed
