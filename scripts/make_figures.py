@@ -104,7 +104,7 @@ def _demo_run(path, marker):
             return Run(path, {"status": "completed", "final": final}, config, F2B, "relaxation_demo.py",
                        path.name, None)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise Unreadable(f"summary.json of a demo output lacks {type(err).__name__} {err}") from None
+        raise Unreadable(f"summary.json of a demo output has the wrong shape ({type(err).__name__}: {err})") from None
     return None
 
 
@@ -153,33 +153,42 @@ def _figure_names(panel, runs):
     return names
 
 
+def _failure(err):
+    return traceback.format_exception_only(type(err), err)[-1].strip()
+
+
 def draw(panel, runs, out_dir):
     """Call the folder's plot function for PNG and PDF; returns (paths written, problem or None, the
-    run folders the plot function left out as unreadable)."""
+    run folders left out: unreadable for the plot function, or a per-run figure that failed)."""
     plotted = [r for r in runs if r.status in PLOTTED]
-    skipped = {}  # ordered set: the same folder is reported by the PNG and the PDF call
     if not plotted:
         return [], "no completed or diverged runs", []
     try:
         plot, problem = _load_plot(panel.plot_file)
-        if plot is None:
-            return [], problem, []
-        if panel.per_run:  # one figure per run folder, named after the run when there are several
-            jobs = [(r.path, name) for r, name in zip(plotted, _figure_names(panel, plotted))]
-        else:
-            jobs = [([r.path for r in plotted], panel.id)]
-        written = []
-        for arg, name in jobs:
+    except Exception as err:  # a plot module that does not load must not stop the other panels
+        return [], f"{panel.plot_file} failed: {_failure(err)}", []
+    if plot is None:
+        return [], problem, []
+    if panel.per_run:  # one figure per run folder, named after the run when there are several
+        jobs = [(r.path, name) for r, name in zip(plotted, _figure_names(panel, plotted))]
+    else:
+        jobs = [([r.path for r in plotted], panel.id)]
+    written, failed = [], None
+    skipped = {}  # ordered set: the same folder is reported by the PNG and the PDF call
+    for arg, name in jobs:
+        try:
             for suffix in (".png", ".pdf"):
                 path = out_dir / f"{name}{suffix}"
                 drawn = plot(arg, path)
                 skipped.update(dict.fromkeys(getattr(drawn, "skipped", ())))  # per-run plots return None
                 if path.is_file():
                     written.append(path)
-        return written, None if written else f"{panel.plot_file} wrote no {panel.id}.png/.pdf", list(skipped)
-    except Exception as err:  # one broken plot must not stop the other panels
-        last = traceback.format_exception_only(type(err), err)[-1].strip()
-        return [], f"{panel.plot_file} failed: {last}", list(skipped)
+        except Exception as err:  # one broken figure must not stop the other figures and panels
+            if panel.per_run:
+                skipped[f"{arg}: {panel.plot_file} failed: {_failure(err)}"] = None
+            else:
+                failed = f"{panel.plot_file} failed: {_failure(err)}"
+    return written, failed or (None if written else f"{panel.plot_file} wrote no {panel.id}.png/.pdf"), list(skipped)
 
 
 def results_rows(panel, groups):

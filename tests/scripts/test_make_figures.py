@@ -172,3 +172,22 @@ def test_unreadable_runs_are_listed_and_every_readable_curve_is_plotted_in_full(
     assert "| bars_le_tpres_10 | test MSE | 0.1 | 1 of 1 run, paper 10 |" in text
     err = capsys.readouterr().err
     assert f"note: skipped {runs / '2b_le' / 'seed6'}: summary.json holds list" in err
+
+
+def test_a_failing_per_run_figure_leaves_the_others(tmp_path, monkeypatch):
+    for seed in (1, 2, 3):
+        make_run(tmp_path, F35, "src/run_single_mc.py", "mimic_tpres_100", seed, final={"test_loss": 0.1 * seed})
+
+    def load(plot_file):
+        def plot(run_dir, out_path):
+            if Path(run_dir).name == "seed2":
+                raise KeyError("W_up_1")
+            Path(out_path).write_text("figure")
+        return plot, None
+
+    monkeypatch.setattr(make_figures, "_load_plot", load)
+    _, figures, notes = make_figures.make_figures([tmp_path], tmp_path / "fig")
+    assert sorted(p.name for p in figures["fig5"]) == [
+        f"fig5_mimic_tpres_100_seed{s}.{x}" for s in (1, 3) for x in ("pdf", "png")]
+    failed = f"{tmp_path / 'mimic_tpres_100' / 'seed2'}: {F35}/plot_fig5.py failed: KeyError: 'W_up_1' (left out of fig5)"
+    assert f"- {failed}" in (tmp_path / "fig" / "results.md").read_text() and notes == [f"skipped {failed}"]
