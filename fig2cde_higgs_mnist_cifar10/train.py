@@ -33,7 +33,7 @@ def run_epoch(trainer, loader, run, train: bool, desc: str) -> dict:
     for x, labels in progress(loader, total=len(loader), desc=desc):
         loss, c = step(x, labels)
         loss_sum, correct = loss_sum + loss, correct + c
-        run.add_steps(getattr(trainer, "n_updates", 1))
+        run.add_steps(trainer.n_updates if train else trainer.n_eval_steps)
         run.check_stop()
     return epoch_record(loss_sum, correct, loader)
 
@@ -57,6 +57,8 @@ def scored(m: dict, loader, split: str) -> str:
 def setup(cfg, device):
     """Seed, load the splits, build the network (its init draws from the seeded RNG) and loaders."""
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    # torch allows TF32 convolutions by default; only the config key turns TF32 on
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = cfg.tf32
     seed_everything(cfg.seed)
     splits = load_splits(cfg)
     trainer = (LETrainer if cfg.model == "le" else BPTrainer)(cfg, device)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from fig2cde_higgs_mnist_cifar10.graphs import graphed_present
 from fig2cde_higgs_mnist_cifar10.model.architectures import N_OUT, build_bp, build_le
 from fig2cde_higgs_mnist_cifar10.model.le_sequential import le_learning_rate
 
@@ -15,15 +16,20 @@ def _n_correct(out: torch.Tensor, labels: torch.Tensor, threshold: float | None)
 
 
 class LETrainer:
-    """LE network: n_updates steps per batch (spec §2.3); metrics on the equivalent ANN's output."""
+    """LE network: n_updates steps per batch (spec §2.3); metrics on the equivalent ANN's output.
+
+    Both trainers expose n_updates (network steps per training batch) and n_eval_steps (per evaluation
+    batch), train_batch / eval_batch -> (summed loss, number correct), check_values, state_dict."""
 
     def __init__(self, cfg, device):
         self.task = cfg.task
         self.n_updates = cfg.n_updates
+        self.n_eval_steps = cfg.n_updates  # evaluation runs the same n steps, without learning
         self.net = build_le(cfg.task, beta=cfg.beta, tau=cfg.tau, dt=cfg.dt,
                             eta=le_learning_rate(cfg.batch_learning_multiplier, cfg.n_updates, cfg.dt),
                             lr_factors=cfg.lr_factors, variant=cfg.variant, init_std=cfg.init_std,
                             conv_bias_lr=cfg.conv_bias_lr, device=device)
+        self.present = graphed_present(self.net, device)  # a CUDA graph per batch on a GPU
         self.threshold = 0.5 if cfg.task == "higgs" else None  # spec §2.3: r >= 0.5 for HIGGS
 
     def target(self, labels: torch.Tensor) -> torch.Tensor:
@@ -36,13 +42,13 @@ class LETrainer:
         return float(loss), _n_correct(out, labels, self.threshold)
 
     def train_batch(self, x, labels):
-        self.net.present(x, self.target(labels), self.n_updates, train=True)
+        self.present(x, self.target(labels), self.n_updates, train=True)
         # accuracy of the un-nudged network (the equivalent ANN) on this batch, not of the nudged
         # output r_K (spec Q11)
         return self._metrics(self.net.ann_forward(x), labels)
 
     def eval_batch(self, x, labels):
-        out = self.net.present(x, None, self.n_updates, train=False)  # = equivalent ANN (spec §1.6)
+        out = self.present(x, None, self.n_updates, train=False)  # = equivalent ANN (spec §1.6)
         return self._metrics(out, labels)
 
     def check_values(self) -> dict:
@@ -61,6 +67,8 @@ class BPTrainer:
 
     def __init__(self, cfg, device):
         self.task = cfg.task
+        self.n_updates = 1  # one SGD step per training batch
+        self.n_eval_steps = 1  # one forward pass per evaluation batch
         self.model = build_bp(cfg.task).to(device)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                    weight_decay=cfg.weight_decay)

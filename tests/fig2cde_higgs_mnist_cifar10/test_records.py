@@ -79,3 +79,16 @@ def test_test_error_is_the_percentage_of_wrong_test_predictions(higgs_root, tmp_
         wrong = int(((trainer.model(test.x)[:, 0] >= 0).long() != test.y).sum())  # sigmoid >= 0.5
     assert final["n_scored"] == len(test.y) == 40
     assert final["test_error"] == pytest.approx(100.0 * wrong / len(test.y))
+
+
+@pytest.mark.parametrize("model,train_steps,eval_steps", [("le", 6, 6), ("bp", 1, 1)])
+def test_step_count_follows_the_trainers(higgs_root, tmp_path, model, train_steps, eval_steps):
+    """summary.json `steps`: n_updates network steps per training batch and n_eval_steps per evaluation
+    batch (LE: n_updates = 6 for both, BP: one SGD step / one forward pass). Batches of 16: train 60
+    -> 4 (3 with drop_last), val 20 -> 2, test 40 -> 3, initial test only for LE."""
+    out = tmp_path / "run"
+    _run(higgs_root, out, model, "epochs=2", "eval_drop_last=false")
+    train_batches = 3 if model == "le" else 4
+    eval_batches = 2 * 2 + 3 + (3 if model == "le" else 0)
+    steps = json.loads((out / "summary.json").read_text())["steps"]
+    assert steps == 2 * train_batches * train_steps + eval_batches * eval_steps
