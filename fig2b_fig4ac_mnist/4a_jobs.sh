@@ -14,12 +14,11 @@ declare -A VARIANTS=(
     [taur_errors]="adapt_tau=false prosp_rate_errors=true tau_width=0.01"
     [learned_tau_m]="adapt_tau=true prosp_rate_errors=true tau_width=0.2"
 )
-for seed in 42 69 12345 38274; do
-    for dt in 0.002 0.005 0.01 0.02 0.05 0.1 0.2 0.5 1.0 2.0; do
-        for v in exact jitter20 jitter30 taur_errors learned_tau_m; do
-            # shellcheck disable=SC2086  # the variant's overrides are meant to split
-            add_job "4a_${v}_dt${dt}" "$seed" 4a_params.yaml "dt=$dt" ${VARIANTS[$v]}
-        done
+# one ensemble of the 4 seeds per (dt, variant)
+for dt in 0.002 0.005 0.01 0.02 0.05 0.1 0.2 0.5 1.0 2.0; do
+    for v in exact jitter20 jitter30 taur_errors learned_tau_m; do
+        # shellcheck disable=SC2086  # the variant's overrides are meant to split
+        add_sweep "4a_${v}_dt${dt}" 42,69,12345,38274 4a_params.yaml "dt=$dt" ${VARIANTS[$v]}
     done
 done
 run_jobs

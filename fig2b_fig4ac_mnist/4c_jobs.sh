@@ -9,12 +9,11 @@ lib="$(dirname "${BASH_SOURCE[0]}")/jobs_lib.sh"
 [[ -f "$lib" ]] || lib="$("${PYTHON:-python}" -c 'import fig2b_fig4ac_mnist as m, os; print(os.path.dirname(m.__file__))')/jobs_lib.sh"
 source "$lib"
 parse_args "$@"
-for seed in 42 69 12345; do
-    for n in 20 50 100 200 500 1000; do
-        for setting in "0.01 0.0" "0.01 0.1" "0.05 0.0" "0.05 0.5" "0.05 2.0"; do
-            read -r dt tau_s <<< "$setting"
-            add_job "4c_dt${dt}_taus${tau_s}_n${n}" "$seed" 4c_params.yaml "dt=$dt" "tau_s=$tau_s" "n_updates=$n"
-        done
+# one ensemble of the 3 seeds per (dt, tau_s, n_updates)
+for n in 20 50 100 200 500 1000; do
+    for setting in "0.01 0.0" "0.01 0.1" "0.05 0.0" "0.05 0.5" "0.05 2.0"; do
+        read -r dt tau_s <<< "$setting"
+        add_sweep "4c_dt${dt}_taus${tau_s}_n${n}" 42,69,12345 4c_params.yaml "dt=$dt" "tau_s=$tau_s" "n_updates=$n"
     done
 done
 run_jobs

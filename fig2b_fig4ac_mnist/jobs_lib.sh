@@ -1,13 +1,16 @@
 # Shared by 2b_jobs.sh, 4a_jobs.sh, 4c_jobs.sh (sourced, not run).
 # Usage of a job script: bash X_jobs.sh [--dry-run] [key=value ...]
-#   key=value pairs are appended to every run (e.g. epoch_qty=2 for a tiny sweep).
-#   Inside a SLURM allocation (SLURM_JOB_ID set) each run is `srun --ntasks 1 --exclusive`;
-#   otherwise at most $JOBS runs (default: number of cores) run at once on this machine.
+#   Each line of work is one ensemble: `train.py sweep CONFIG... --seeds ...` steps its runs together
+#   and writes one run folder per (config, seed) under runs/NAME/seed<S>.
+#   key=value pairs are appended to every sweep (e.g. epoch_qty=2 for a tiny sweep).
+#   Inside a SLURM allocation (SLURM_JOB_ID set) each ensemble is `srun --ntasks 1 --exclusive`;
+#   otherwise at most $JOBS ensembles (default: number of cores) run at once on this machine.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python}"
 DRY_RUN=0
 EXTRA=()
 JOB_LIST=()
+N_RUNS=0
 
 parse_args() {
     for arg in "$@"; do
@@ -19,21 +22,27 @@ parse_args() {
     done
 }
 
-# add_job NAME SEED CONFIG [key=value ...]: one run writing to runs/NAME/seedSEED
-add_job() {
-    local name="$1" seed="$2" config="$3"
-    shift 3
-    local cmd
-    cmd="$(printf '%q ' "$PYTHON" "$HERE/src/train.py" "$HERE/configs/$config" "seed=$seed" "$@" \
-        "${EXTRA[@]+"${EXTRA[@]}"}" --out "$HERE/runs/$name/seed$seed")"
+# add_sweep NAME SEEDS CONFIG... [key=value ...]: one ensemble of every (config, seed), run folders
+# runs/NAME/seed<S> ({stem} in NAME: the config's file stem); SEEDS is a comma-separated list
+add_sweep() {
+    local name="$1" seeds="$2"
+    shift 2
+    local items=() n_configs=0 n_seeds arg cmd
+    for arg in "$@"; do
+        if [[ "$arg" == *=* ]]; then items+=("$arg"); else items+=("$HERE/configs/$arg"); n_configs=$((n_configs + 1)); fi
+    done
+    n_seeds=$(tr ',' '\n' <<< "$seeds" | wc -l)
+    cmd="$(printf '%q ' "$PYTHON" "$HERE/src/train.py" sweep "${items[@]}" "${EXTRA[@]+"${EXTRA[@]}"}" \
+        --seeds "$seeds" --root "$HERE/runs" --name "$name")"
     JOB_LIST+=("${cmd% }")
+    N_RUNS=$((N_RUNS + n_configs * n_seeds))
 }
 
 run_jobs() {
     local n=${#JOB_LIST[@]}
     if [[ $DRY_RUN == 1 ]]; then
         printf '%s\n' "${JOB_LIST[@]}"
-        echo "$n runs"
+        echo "$n ensembles, $N_RUNS runs"
         return 0
     fi
     local failed=0 cmd
@@ -55,6 +64,6 @@ run_jobs() {
     while (( $(jobs -rp | wc -l) > 0 )); do
         wait -n || failed=$((failed + 1))
     done
-    echo "$n runs, $failed failed"
+    echo "$n ensembles ($N_RUNS runs), $failed failed"
     [[ $failed == 0 ]]
 }

@@ -1,6 +1,7 @@
 """Job scripts (dry run, local execution, overrides) and the plots reading run folders."""
 import json
 import os
+import shlex
 import subprocess
 
 import numpy as np
@@ -19,22 +20,32 @@ def _dry(script, *extra):
     return lines[:-1], lines[-1]
 
 
-@pytest.mark.parametrize("script,count", [("2b_jobs.sh", 40), ("4a_jobs.sh", 200), ("4c_jobs.sh", 90)])
-def test_dry_run_lists_every_run_once(script, count):
+def _run_folders(cmd):
+    """The run folders one printed sweep command writes: NAME/seed<S> for every config and seed."""
+    words = shlex.split(cmd)
+    seeds = words[words.index("--seeds") + 1].split(",")
+    name = words[words.index("--name") + 1]
+    configs = [w for w in words if w.endswith(".yaml")]
+    return [f"{name.format(stem=c.rsplit('/', 1)[1][:-5])}/seed{s}" for c in configs for s in seeds]
+
+
+@pytest.mark.parametrize("script,sweeps,count", [("2b_jobs.sh", 3, 40), ("4a_jobs.sh", 50, 200),
+                                                 ("4c_jobs.sh", 30, 90)])
+def test_dry_run_lists_every_run_once_in_ensembles(script, sweeps, count):
     cmds, last = _dry(script, "epoch_qty=2")
-    assert last == f"{count} runs" and len(cmds) == count
-    outs = [c.split("--out ")[1] for c in cmds]
-    assert len(set(outs)) == count  # no two runs share a folder
-    assert all("epoch_qty=2 --out" in c for c in cmds)
+    assert last == f"{sweeps} ensembles, {count} runs" and len(cmds) == sweeps
+    assert all(" sweep " in c and "epoch_qty=2 --seeds" in c for c in cmds)
+    outs = [o for c in cmds for o in _run_folders(c)]
+    assert len(outs) == count and len(set(outs)) == count  # no two runs share a folder
 
 
 def test_2b_includes_feedback_alignment_and_spec_overrides():
     cmds, _ = _dry("2b_jobs.sh")
-    assert sum("2b_fa.yaml" in c for c in cmds) == 10  # the run the authors' script never started
+    assert sum(o.startswith("2b_fa/") for c in cmds for o in _run_folders(c)) == 10  # never started by the authors
     cmds4a, _ = _dry("4a_jobs.sh")
-    assert sum("adapt_tau=true prosp_rate_errors=true tau_width=0.2" in c for c in cmds4a) == 40
+    assert sum(len(_run_folders(c)) for c in cmds4a if "adapt_tau=true prosp_rate_errors=true tau_width=0.2" in c) == 40
     cmds4c, _ = _dry("4c_jobs.sh")
-    assert sum("dt=0.05 tau_s=2.0 n_updates=1000" in c for c in cmds4c) == 3
+    assert sum(len(_run_folders(c)) for c in cmds4c if "dt=0.05 tau_s=2.0 n_updates=1000" in c) == 3
 
 
 def test_local_execution_runs_every_command(tmp_path):
@@ -47,7 +58,7 @@ def test_local_execution_runs_every_command(tmp_path):
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     calls = (tmp_path / "calls.txt").read_text().splitlines()
-    assert len(calls) == 90 and len(set(calls)) == 90 and res.stdout.strip().endswith("90 runs, 0 failed")
+    assert len(calls) == 30 and len(set(calls)) == 30 and res.stdout.strip().endswith("30 ensembles (90 runs), 0 failed")
 
 
 def _fake_run(root, name, seed, cfg, val_errors, test_error, status="completed"):
@@ -140,4 +151,4 @@ def test_slurm_allocation_runs_each_job_as_a_step(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     calls = (tmp_path / "calls.txt").read_text().splitlines()
-    assert len(calls) == 40 and len({c.split()[0] for c in calls}) == 40  # one job step per run
+    assert len(calls) == 3 and len({c.split()[0] for c in calls}) == 3  # one job step per ensemble
