@@ -16,74 +16,18 @@ import importlib.util
 import math
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+from panels import PANELS  # noqa: E402
 from common.runs import Run, Unreadable, find_runs, fmt_mean_std, group_runs, is_percent, read_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 F2B, F2CDE, F35 = "fig2b_fig4ac_mnist", "fig2cde_higgs_mnist_cifar10", "fig3fig5_dendritic_microcircuits"
 PLOTTED = ("completed", "diverged")
-
-
-@dataclass(frozen=True)
-class Panel:
-    id: str
-    title: str
-    folder: str
-    scripts: tuple            # entry scripts whose runs belong here
-    stem_prefix: str          # config stems that belong here ("" = any)
-    plot_file: str            # relative to the repository root
-    metrics: tuple            # (final-metric key, label) shown in results.md
-    paper_seeds: int          # seeds per setting in the paper's sweep
-    paper: str                # what the paper shows (qualitative; no number is quoted without a source)
-    per_run: bool = False     # the plot function takes one run folder (one figure per run)
-
-    def selects(self, run):
-        return (run.folder == self.folder and run.script in self.scripts
-                and run.stem.startswith(self.stem_prefix))
-
-
-PANELS = (
-    Panel("fig1", "Fig. 1 (style): relaxation of a neuron chain, LE vs no prospective rates", F2B,
-          ("relaxation_demo.py",), "", f"{F2B}/src/relaxation_demo.py",
-          (("le_smooth_lag_tau", "LE: output lag on a smooth input (tau_m)"),
-           ("no_prospective_smooth_lag_tau", "no prospective: output lag on a smooth input (tau_m)"),
-           ("le_step_lag_tau", "LE: time to within 5 % after a step (tau_m)"),
-           ("no_prospective_step_lag_tau", "no prospective: time to within 5 % after a step (tau_m)")),
-          1, "LE neurons follow their input without relaxation lag; leaky neurons lag by several tau_m",
-          per_run=True),
-    Panel("fig2a", "Fig. 2a: Fourier synthesis of a sawtooth (LE vs no prospective coding)", F2B,
-          ("fourier_synthesis.py",), "", f"{F2B}/src/fourier_synthesis.py",
-          (("le_mean_abs_error_after_learning", "LE: mean |target - output| after learning"),
-           ("no_prospective_mean_abs_error_after_learning", "no prospective: mean |target - output| after learning")),
-          1, "the LE network reproduces the sawtooth after learning; without prospective rates it lags behind",
-          per_run=True),
-    Panel("fig2b", "Fig. 2b: MNIST error vs epoch", F2B, ("train.py",), "2b_", f"{F2B}/plot_2b.py",
-          (("test_error", "test error (%)"),), 10,
-          "LE and LE+FA learn MNIST; the non-prospective and big-tau networks do markedly worse"),
-    Panel("fig2cde", "Fig. 2c-e: LE vs BP on HIGGS, MNIST (LeNet-5), CIFAR-10", F2CDE, ("train.py",), "",
-          f"{F2CDE}/plot_2cde.py", (("test_error", "test error (%)"),), 9,
-          "LE reaches test errors comparable to BP on all three tasks"),
-    Panel("fig3", "Fig. 3: bars task vs presentation time, LE vs orig", F35, ("run_bars.py",), "bars_",
-          f"{F35}/plot_fig3.py", (("test_accuracy", "test accuracy (%)"), ("test_loss", "test MSE")), 10,
-          "LE learns at short presentation times where the original microcircuit does not"),
-    Panel("fig4a", "Fig. 4a: tau jitter, tau^r errors, learned tau_m vs dt", F2B, ("train.py",), "4a_",
-          f"{F2B}/plot_4a.py", (("test_error", "test error (%)"),), 4,
-          "jitter hurts at short presentation times; learning tau_m recovers the performance"),
-    Panel("fig4c", "Fig. 4c: rate noise and synaptic filtering vs presentation time", F2B, ("train.py",),
-          "4c_", f"{F2B}/plot_4c.py", (("test_error", "test error (%)"),), 3,
-          "noise hurts without filtering; filtering helps once the presentation time is long enough"),
-    Panel("fig5", "Fig. 5: student microcircuit mimics a teacher", F35, ("run_single_mc.py",), "",
-          f"{F35}/plot_fig5.py", (("final_val_loss", "final validation MSE"), ("test_loss", "test MSE"),
-                                     ("W_up_out_max_abs_diff", "max |W_out - teacher|")), 1,
-          "the student's weights converge to the teacher's and the output matches the teacher's",
-          per_run=True),
-)
 
 
 def _demo_run(path, marker):
