@@ -159,8 +159,9 @@ def list_paper(only=None, costs=None):
         total_runs, total = total_runs + runs, total + price
         rows.append((panel.id, runs, price))
         how = f"bash {panel.sweep.script}" if panel.sweep.kind == "jobs" else panel.sweep.kind
+        gpu = f"{_h(price.gpu)} GPU-hours projected" if price.gpu else "CPU only"
         print(f"{panel.id}: {panel.sweep.title}: {runs} runs in {len(commands)} commands ({how}); "
-              f"CPU {_h(price.cpu)} core-hours, GPU {_h(price.gpu, True)} h projected")
+              f"{_h(price.cpu)} CPU core-hours, {gpu}")
         for cmd in commands[:3]:
             print(f"    {cmd.replace(str(REPO) + '/', '')}")
         if len(commands) > 3:
