@@ -59,7 +59,7 @@ def job_commands(script):
     for line in out.stdout.splitlines():
         line = line.strip()
         count = re.search(r"(\d+) runs$", line)
-        if count and (line.startswith("#") or re.fullmatch(r"\d+ runs", line)):
+        if count and (line.startswith("#") or re.fullmatch(r"(\d+ ensembles, )?\d+ runs", line)):
             runs = int(count.group(1))
         elif line and not line.startswith("#"):
             commands.append(line)
@@ -77,7 +77,7 @@ def seed_count(words):
     return count
 
 
-def _parts(command):
+def command_parts(command):
     """(configs, overrides, networks per config) of one job-script command."""
     words = shlex.split(command)
     configs = [w for w in words if w.endswith(".yaml")]
@@ -86,7 +86,7 @@ def _parts(command):
 
 
 def price_fc(command, costs):
-    configs, overrides, k = _parts(command)
+    configs, overrides, k = command_parts(command)
     price = Price()
     for config in configs:
         cfg = resolve(config, overrides)
@@ -97,7 +97,7 @@ def price_fc(command, costs):
 
 
 def price_bars(command, costs):
-    configs, _, k = _parts(command)
+    configs, _, k = command_parts(command)
     price = Price()
     for config in configs:
         steps = bars_network_steps(int(re.search(r"tpres_(\d+)\.yaml", config).group(1))) * k

@@ -76,6 +76,8 @@ def test_slurm_launcher_submits_each_job_script_command_as_an_array_task(tmp_pat
         assert listing == commands
         call = next(c for c in calls if f"--job-name=le-{panel}" in c)
         assert f"--array=0-{len(commands) - 1}" in call and str(tmp_path / "launch" / f"{panel}.list") in call
-    # every Fig. 3 task is an ensemble: LE and orig over 10 seeds in one process
-    bars = (tmp_path / "launch" / "fig3.list").read_text().splitlines()
-    assert all(plan_paper.seed_count(c.split()) == 10 and c.count(".yaml") == 2 for c in bars)
+    # each task is an ensemble (configs x seeds in one process) and the tasks hold all the paper's runs
+    for panel, runs, smallest in (("fig3", 220, 20), ("fig2b", 40, 10)):
+        sizes = [len(configs) * k for configs, _, k in
+                 map(plan_paper.command_parts, (tmp_path / "launch" / f"{panel}.list").read_text().splitlines())]
+        assert sum(sizes) == runs and min(sizes) >= smallest
