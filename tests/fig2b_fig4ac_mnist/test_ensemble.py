@@ -3,17 +3,15 @@ import csv
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 
+import pytest
 import yaml
 
-from fig2b_fig4ac_mnist.src import train as train_mod
-from fig2b_fig4ac_mnist.src.paths import CONFIGS, FOLDER
+from common.runfolder import RunFolder
 
-TRAIN = FOLDER / "src" / "train.py"
-ENV = dict(os.environ, OMP_NUM_THREADS="1")
+from fig2b_fig4ac_mnist.src import train as train_mod
+from fig2b_fig4ac_mnist.src.paths import CONFIGS
+
 SMALL = {"hidden_sizes": [30, 20], "train_samples": 64, "val_samples": 40, "test_samples": 32,
          "tau_adapt_max_passes": 2}
 # two configs that differ in the per-network settings: jitter, noise, tau adaptation / FA, no prospective
@@ -79,23 +77,37 @@ def test_diverging_member_is_masked_and_the_others_go_on(tmp_path):
     assert _summary(good)["final"] == _summary(tmp_path / "good")["final"]
 
 
-def test_sweep_resumes_after_sigterm_with_identical_metrics(tmp_path):
-    cfgs = [str(_config(tmp_path, "jitter_noise", epoch_qty=25)), str(_config(tmp_path, "fa_no_prosp", epoch_qty=25))]
-    args = [sys.executable, str(TRAIN), "sweep", *cfgs, "--seeds", "1-2"]
+@pytest.mark.parametrize("how,code,rows", [
+    ("sigterm", 128 + signal.SIGTERM, [3, 3, 3, 3]),  # honoured at the next batch: every network has epoch 2
+    ("ctrl_c", 130, [3, 2, 2, 2]),  # between two checkpoint writes: resumed as two groups
+])
+def test_sweep_resumes_after_interruption_with_identical_metrics(tmp_path, monkeypatch, how, code, rows):
+    """A real SIGTERM to this process, or Ctrl-C, after the ninth checkpoint write; rerunning resumes."""
+    cfgs = [str(_config(tmp_path, "jitter_noise", epoch_qty=6)), str(_config(tmp_path, "fa_no_prosp", epoch_qty=6))]
+    args = ["sweep", *cfgs, "--seeds", "1-2"]
     full, part = tmp_path / "full", tmp_path / "part"
-    assert subprocess.run(args + ["--root", str(full)], env=ENV, capture_output=True, timeout=600).returncode == 0
-    proc = subprocess.Popen(args + ["--root", str(part)], env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    first = part / "jitter_noise" / "seed1" / "checkpoint.pt"
-    deadline = time.time() + 300
-    while not first.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=300) == 128 + signal.SIGTERM
-    runs = [(c, s) for c in ("jitter_noise", "fa_no_prosp") for s in (1, 2)]
-    assert {_summary(part / c / f"seed{s}")["status"] for c, s in runs} == {"interrupted"}
-    res = subprocess.run(args + ["--root", str(part)], env=ENV, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0 and "resuming" in res.stdout
-    for c, s in runs:
-        assert _metrics(part / c / f"seed{s}") == _metrics(full / c / f"seed{s}")
-        assert _summary(part / c / f"seed{s}")["final"] == _summary(full / c / f"seed{s}")["final"]
+    assert train_mod.main(args + ["--root", str(full)]) == 0
+    writes = []
+    save = RunFolder.save_checkpoint
+
+    def save_then_signal(self, state):
+        save(self, state)
+        writes.append(state["epoch"])
+        if len(writes) == 9:  # epochs 0 and 1 of all four networks, epoch 2 of the first
+            if how == "sigterm":
+                os.kill(os.getpid(), signal.SIGTERM)
+            else:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunFolder, "save_checkpoint", save_then_signal)
+    assert train_mod.main(args + ["--root", str(part)]) == code
+    monkeypatch.setattr(RunFolder, "save_checkpoint", save)
+    runs = [part / c / f"seed{s}" for c in ("jitter_noise", "fa_no_prosp") for s in (1, 2)]
+    assert {_summary(r)["status"] for r in runs} == {"interrupted"}
+    assert [len(_metrics(r)) for r in runs] == rows
+    assert train_mod.main(args + ["--root", str(part)]) == 0
+    assert "resuming" in (runs[0] / "log.txt").read_text()
+    for run in runs:
+        ref = full / run.parent.name / run.name
+        assert _metrics(run) == _metrics(ref)
+        assert _summary(run)["final"] == _summary(ref)["final"]

@@ -1,15 +1,12 @@
 """Evaluation records how many images it scored; a training file of another size exits 2 with one line."""
 import csv
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from common.synthetic import synthetic_root
 from fig2b_fig4ac_mnist.src import bp_baseline, train as train_mod
-from fig2b_fig4ac_mnist.src.paths import CONFIGS, FOLDER
+from fig2b_fig4ac_mnist.src.paths import CONFIGS
 
 SMALL = ["hidden_sizes=[30, 20]", "val_samples=40", "epoch_qty=2"]
 
@@ -36,13 +33,12 @@ def test_bp_baseline_summary_has_the_keys_of_the_le_summary(tmp_path):
     assert [r["n_scored"] for r in csv.DictReader(open(bp / "metrics.csv"))] == ["40", "40", "32"]
 
 
-@pytest.mark.parametrize("script", ["train.py", "bp_baseline.py"])
-def test_training_file_of_another_size_exits_2_naming_the_keys(tmp_path, script):
+@pytest.mark.parametrize("main", [train_mod.main, bp_baseline.main])
+def test_training_file_of_another_size_exits_2_naming_the_keys(tmp_path, capsys, main):
     synthetic_root("mnist", n_train=600, n_test=100, root=tmp_path / "data")
-    res = subprocess.run([sys.executable, str(FOLDER / "src" / script), str(CONFIGS / "2b_le.yaml"), "device=cpu",
-                          f"data_root={tmp_path / 'data'}", "--out", str(tmp_path / "run")], capture_output=True,
-                         text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    assert res.returncode == 2, res.stderr
-    lines = res.stderr.strip().splitlines()
+    code = main([str(CONFIGS / "2b_le.yaml"), "device=cpu", f"data_root={tmp_path / 'data'}",
+                 "--out", str(tmp_path / "run")])
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "train_samples" in lines[0] and "val_samples" in lines[0] and "600" in lines[0]
     assert not (tmp_path / "run").exists()  # nothing that looks like a run
