@@ -85,6 +85,11 @@ def command_parts(command):
     return configs, overrides, seed_count(words)
 
 
+def gpu_s(steps):
+    """Projected GPU seconds of `steps` network-steps: alone, and in ensembles of 16."""
+    return steps * step_costs.gpu_step_s(False), steps * step_costs.gpu_step_s(True)
+
+
 def price_fc(command, costs):
     configs, overrides, k = command_parts(command)
     price = Price()
@@ -92,7 +97,7 @@ def price_fc(command, costs):
         cfg = resolve(config, overrides)
         core = fc_core_s(Path(config).stem, cfg, costs) * k
         steps = sum(fc_steps(cfg)) * k
-        price += Price(core, core * fc_ensemble_factor(costs), steps * step_costs.gpu_step_s(False), steps * step_costs.gpu_step_s(True))
+        price += Price(core, core * fc_ensemble_factor(costs), *gpu_s(steps))
     return price
 
 
@@ -114,7 +119,7 @@ def price_2cde(costs):
             cfg = resolve(F2CDE / "configs" / f"{task}_{model}.yaml")
             core = le_bp_core_s(cfg, costs) * submit_array_size(script)
             steps = sum(le_bp_steps(cfg)) * submit_array_size(script)
-            price += Price(core, core, steps * step_costs.gpu_step_s(False), steps * step_costs.gpu_step_s(True))
+            price += Price(core, core, *gpu_s(steps))
     return price
 
 
@@ -173,14 +178,15 @@ def list_paper(only=None, costs=None):
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     print("\n" + "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
                            for row in table))
-    print(f"\nCPU: per-step costs on one core {'measured now (--measure)' if measured_now else 'from step_costs.py (measured there, with the command and date)'}; "
+    source = "measured now (--measure)" if measured_now else "from step_costs.py (measured there, command and date)"
+    print(f"\nCPU: per-step costs on one core {source}; "
           f"training and evaluation steps priced separately; Fig. 4a tau_m adaptation priced at its cap of "
           f"tau_adapt_max_passes per layer (an upper bound). On 24 cores the CPU part takes about "
           f"{total.cpu_ens / 3600 / 24:,.1f} hours with ensembles.\n"
           f"GPU: PROJECTED, not measured: every LE and BP step at the DESIGN targets' per-step time on one H100 "
-          f"({step_costs.gpu_step_s(False) * 1e3:.3f} ms alone, {step_costs.gpu_step_s(True) * 1e3:.3f} ms per network in "
-          f"an ensemble of 16); Fig. 1, 2a, 3 and 5 run on CPUs (—). The fully connected runs use a GPU when one is "
-          f"visible (device: auto); under SLURM request it with SBATCH_GRES=gpu:1.\n"
+          f"({gpu_s(1e3)[0]:.3f} ms alone, {gpu_s(1e3)[1]:.3f} ms per network in an ensemble of 16); Fig. 1, 2a, 3 "
+          f"and 5 run on CPUs (—). The fully connected runs use a GPU when one is visible (device: auto); under "
+          f"SLURM request it with SBATCH_GRES=gpu:1.\n"
           f"Launch with --launcher local or --launcher slurm.")
     return 0
 

@@ -9,7 +9,6 @@ run folder under the runs root, where make_figures.py finds it.
 from pathlib import Path
 
 from panels import BY_ID, PANEL_IDS, PANELS
-from step_runner import Step  # noqa: F401  (the plan's unit, re-exported for callers)
 
 MNIST_PANELS = tuple(p.id for p in PANELS if any(ds == "mnist" for _, ds in p.needs))
 
