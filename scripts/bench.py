@@ -3,8 +3,9 @@
     python scripts/bench.py fc|lenet|microcircuit|all [--json] [--quick]
 
 Each target lives in `scripts/bench_<name>.py` with `measure(quick) -> list[dict]` (rows with name,
-value, goal, better = higher|lower, unit, details). This script runs them, prints every row as
-measured vs goal with PASS/FAIL, and exits 0 only when every row passes. A module that is absent,
+value, goal, better = higher|lower, unit, details, and `skip`: the reason when the row could not be
+measured here, e.g. "no CUDA"). This script runs them, prints every row as measured vs goal with
+PASS/FAIL (SKIP with the reason for skipped rows, never PASS), and exits 0 only when no row fails. A module that is absent,
 fails to import or raises is reported as MISSING/ERROR, and the other benchmarks still run.
 """
 import argparse
@@ -78,8 +79,9 @@ def run_bench(name, quick=False, modules_dir=SCRIPTS):
         if problem:
             out.append({**base, "status": "ERROR", "error": problem})
             continue
+        status = "SKIP" if row.get("skip") else verdict(row)
         out.append({**base, **row, "value": float(row["value"]), "goal": float(row["goal"]),
-                    "details": row.get("details", {}), "status": verdict(row), "seconds": seconds})
+                    "details": row.get("details", {}), "status": status, "seconds": seconds})
     return out
 
 
@@ -92,6 +94,10 @@ def format_table(rows):
             continue
         op = ">=" if row["better"] == "higher" else "<="
         unit = f" {row['unit']}" if row["unit"] else ""
+        if row["status"] == "SKIP":
+            lines.append(f"{row['bench'] + ': ' + row['name']:<44} {'-':>12} "
+                         f"{op + ' ' + format(row['goal'], '.4g') + unit:>14}  SKIP ({row['skip']})")
+            continue
         lines.append(f"{row['bench'] + ': ' + row['name']:<44} {row['value']:>12.4g} "
                      f"{op + ' ' + format(row['goal'], '.4g') + unit:>14}  {row['status']}")
         for key, val in row["details"].items():
@@ -117,8 +123,10 @@ def main(argv=None, modules_dir=SCRIPTS):
     else:
         print(format_table(rows))
         n_pass = sum(r["status"] == "PASS" for r in rows)
-        print(f"{n_pass}/{len(rows)} targets met" + (" (quick run: timings are rough)" if args.quick else ""))
-    return 0 if all(r["status"] == "PASS" for r in rows) else 1
+        n_skip = sum(r["status"] == "SKIP" for r in rows)
+        print(f"{n_pass}/{len(rows)} targets met" + (f", {n_skip} skipped" if n_skip else "")
+              + (" (quick run: timings are rough)" if args.quick else ""))
+    return 0 if all(r["status"] in ("PASS", "SKIP") for r in rows) else 1
 
 
 if __name__ == "__main__":

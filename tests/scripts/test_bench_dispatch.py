@@ -75,3 +75,34 @@ def test_cli_json_and_exit_code(modules, capsys):
     assert bench.main(["lenet"], modules_dir=modules) == 0
     text = capsys.readouterr().out
     assert "lenet: r" in text and "PASS" in text and "<= 1.5 x" in text
+
+
+def test_skipped_rows_print_the_reason_and_never_pass(tmp_path, capsys):
+    (tmp_path / "bench_fc.py").write_text(
+        "def measure(quick=False):\n"
+        "    return [{'name': 'cpu', 'value': 0.8, 'goal': 0.7, 'better': 'higher', 'unit': ''},\n"
+        "            {'name': 'gpu', 'value': float('nan'), 'goal': 10.0, 'better': 'higher', 'unit': 'x',\n"
+        "             'skip': 'no CUDA'}]\n")
+    rows = bench.run_bench("fc", modules_dir=tmp_path)
+    assert [r["status"] for r in rows] == ["PASS", "SKIP"]
+    assert bench.main(["fc"], modules_dir=tmp_path) == 0  # a skipped row is not a failure
+    text = capsys.readouterr().out
+    assert "fc: gpu" in text and "SKIP (no CUDA)" in text and "1/2 targets met, 1 skipped" in text
+
+
+def test_fc_gpu_rows_skip_without_cuda(monkeypatch):
+    """The real bench_fc.measure() on a machine without CUDA: its three GPU rows are SKIP, not PASS."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present: the GPU rows are measured")
+    spec = importlib.util.spec_from_file_location("bench_fc_real", REPO / "scripts" / "bench_fc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cpu_row = {"name": "cpu", "value": 1.0, "goal": 1.1, "better": "lower", "unit": "x"}
+    monkeypatch.setattr(module, "_step_vs_matmul", lambda quick: cpu_row)  # the CPU timings are not under test
+    monkeypatch.setattr(module, "_ensemble_cpu", lambda quick: cpu_row)
+    rows = module.measure(quick=True)
+    gpu = [r for r in rows if r["name"].startswith("fc_gpu_")]
+    assert len(gpu) == 3 and all(r["skip"] == "no CUDA" and bench._check_row(r) is None for r in gpu)
+    assert all(bench.verdict(r) != "PASS" for r in gpu)
