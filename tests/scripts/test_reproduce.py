@@ -156,6 +156,12 @@ def test_offline_download_falls_back_to_the_stand_in(monkeypatch, tmp_path, caps
     assert "MNIST download failed" in out and "STANDS IN FOR MNIST" in out
 
 
+def test_dry_run_plans_with_mnist_but_downloads_nothing(monkeypatch, tmp_path, capsys):
+    code, calls, _ = _quick_cli(monkeypatch, tmp_path, NO_DATA, ["--dry-run"], lambda: "unused")
+    out = capsys.readouterr().out
+    assert code == 0 and calls == [] and "the run downloads it first" in out and "dataset=mnist" in out
+
+
 def test_present_mnist_is_not_downloaded(monkeypatch, tmp_path):
     code, calls, datasets = _quick_cli(monkeypatch, tmp_path, dict(NO_DATA, mnist=True), [], lambda: "unused")
     assert code == 0 and calls == [] and datasets == {"mnist"}
