@@ -51,6 +51,8 @@ class Config:
     lr: float | None = None
     momentum: float | None = None
     weight_decay: float | None = None
+    # GPU arithmetic
+    tf32: bool = False  # TF32 matmuls and convolutions where the GPU has them; false: float32 as on the CPU
 
     def check(self):
         own, other = (LE_KEYS, BP_KEYS) if self.model == "le" else (BP_KEYS, LE_KEYS)

@@ -1,0 +1,93 @@
+"""`LESequential.present` (the n_updates steps on one batch) captured once as a CUDA graph and
+replayed (no I/O).
+
+The steps reassign some state attributes to fresh tensors (eps, u_hat, pool rates) and update others in
+place (u, r, r', W, b). A graph always reads and writes one fixed set of state tensors, the static
+state: the captured region ends by copying the new state into it, and before every replay the
+batch is copied into static input buffers. The stages' Python flags (eps_zero: skip the delta of an
+all-zero error) choose which kernels a step launches, so there is one graph per (train, n_updates,
+shapes, flags at entry). The first batch of each key runs eagerly on a side stream (the warm-up that
+CUDA graphs need, and the real computation of that batch), then the graph is captured without
+running. The LE step draws no random numbers, so no generator needs registering with the graph.
+A batch of another size (a partial last batch) runs eagerly.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def graphed_present(net, device: torch.device):
+    """`net.present` on CPU, its CUDA-graph replay on a GPU."""
+    return GraphedPresent(net) if torch.device(device).type == "cuda" else net.present
+
+
+class GraphedPresent:
+    def __init__(self, net):
+        self.net = net
+        self.static: dict | None = None  # {(stage index, state name): tensor}
+        self.graphs: dict = {}  # key -> (graph, static x, static y, flags after the steps)
+
+    def _state(self) -> dict:
+        return {(i, n): getattr(s, n) for i, s in enumerate(self.net.stages) for n in s.state_names}
+
+    def _flags(self) -> tuple:
+        return tuple(s.eps_zero for s in self.net.weight_stages)
+
+    def _set_flags(self, flags) -> None:
+        for s, f in zip(self.net.weight_stages, flags):
+            s.eps_zero = f
+
+    def _pin(self) -> None:
+        """Copy the current state into the static tensors and point the stages at them."""
+        for (i, n), t in self._state().items():
+            s = self.static[(i, n)]
+            if t is not s:
+                s.copy_(t)
+                setattr(self.net.stages[i], n, s)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None, n_updates: int,
+                 train: bool = True) -> torch.Tensor:
+        net = self.net
+        net.ensure_batch(x.shape[0])
+        state = self._state()
+        if self.static is None:
+            self.static = state
+        if any(t.shape != self.static[k].shape for k, t in state.items()):
+            return net.present(x, y, n_updates, train)  # odd-sized batch: eager
+        self._pin()
+        flags = self._flags()
+        key = (train, n_updates, tuple(x.shape), flags)
+        entry = self.graphs.get(key)
+        if entry is None:
+            return self._warm_up_and_capture(key, x, y, n_updates, train)
+        graph, sx, sy, flags_after = entry
+        sx.copy_(x)
+        if sy is not None:
+            sy.copy_(y)
+        graph.replay()
+        self._set_flags(flags_after)
+        return net.output.clone()
+
+    def _warm_up_and_capture(self, key, x, y, n_updates, train):
+        net = self.net
+        flags = key[3]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            out = net.present(x, y, n_updates, train)  # this batch's real steps
+            self._pin()
+        torch.cuda.current_stream().wait_stream(side)
+        out.record_stream(torch.cuda.current_stream())  # allocated on the side stream, used on this one
+        flags_after = self._flags()
+        sx = x.clone()
+        sy = None if y is None else y.clone()
+        graph = torch.cuda.CUDAGraph()
+        self._set_flags(flags)  # record the kernels a batch entering with these flags launches
+        with torch.cuda.graph(graph):  # records only: the state keeps the eager results
+            for _ in range(n_updates):
+                net.step(sx, sy, train)
+            self._pin()
+        if self._flags() != flags_after:
+            raise RuntimeError("captured steps end with other flags than the eager steps")
+        self.graphs[key] = (graph, sx, sy, flags_after)
+        return out
