@@ -13,6 +13,7 @@ from .evaluation import evaluate
 from .network import V_MAX
 from .protocol import epoch_metrics
 from .runfolders import RunGroup, split_state, stack_states
+from .sub_blocks import run_in_sub_blocks
 from .traces import named_traces, record_list, save_arrays
 
 STEPS_PER_BLOCK = 20_000_000      # network-steps between checkpoints (~40 s compiled)
@@ -87,29 +88,30 @@ def _train_members(group, members, start):
     c = cfg0.record_every
     alive = [True] * K
     t0 = time.monotonic()
-    for e0, e1 in blocks(cfg0, K):
-        if e1 <= start:
-            continue
-        sl = slice(e0 * per_epoch, e1 * per_epoch)
-        res = net.run(X[:, sl], T[:, sl], learn=T[:, sl, -1] == 1.0, n=n, record=rec,
-                      record_every=c, reset=(e0 == 0), finalize=(e1 == cfg0.training.n_epochs))
-        for k, run in enumerate(runs):
-            if alive[k]:
-                alive[k] = _log_block(group, run, cfgs[k], net, k, res, T[k, sl], e0, e1, per_epoch, n)
-        state = net.get_state()
-        for k, run in enumerate(runs):
-            if alive[k]:
-                run.save_checkpoint(dict(split_state(state, k), epoch=e1))
-        print(f"N={n}: epochs {e1}/{cfg0.training.n_epochs}, {sum(alive)}/{K} networks running, "
-              f"{time.monotonic() - t0:.0f}s", flush=True)
-        sig = group.stop_signal()
-        if sig is not None:
-            for run in runs:
-                group.mark(run, Interrupted(sig))
-            return
-        if not any(alive):
-            return
-    _finish(group, net, runs, cfgs, alive, n, c, per_epoch)
+    try:
+        for e0, e1 in blocks(cfg0, K):
+            if e1 <= start:
+                continue
+            sl = slice(e0 * per_epoch, e1 * per_epoch)
+            res = run_in_sub_blocks(net, X[:, sl], T[:, sl], T[:, sl, -1] == 1.0, n,
+                                    group.check_stop, record=rec, record_every=c,
+                                    reset=(e0 == 0), finalize=(e1 == cfg0.training.n_epochs))
+            for k, run in enumerate(runs):
+                if alive[k]:
+                    alive[k] = _log_block(group, run, cfgs[k], net, k, res, T[k, sl], e0, e1,
+                                          per_epoch, n)
+            state = net.get_state()
+            for k, run in enumerate(runs):
+                if alive[k]:
+                    run.save_checkpoint(dict(split_state(state, k), epoch=e1))
+            print(f"N={n}: epochs {e1}/{cfg0.training.n_epochs}, {sum(alive)}/{K} networks "
+                  f"running, {time.monotonic() - t0:.0f}s", flush=True)
+            if not any(alive):
+                return
+        _finish(group, net, runs, cfgs, alive, n, c, per_epoch)
+    except Interrupted as stop:          # the unfinished block is redone from the last checkpoint
+        for run in runs:
+            group.mark(run, stop)
 
 
 def _log_block(group, run, cfg, net, k, res, T, e0, e1, per_epoch, n):
@@ -146,7 +148,7 @@ def _finish(group, net, runs, cfgs, alive, n, c, per_epoch):
         if alive[k]:
             net.save_weights(run.path / "weights_post.npz", k)
     ev = evaluate(net, [bars_data(cfg) for cfg in cfgs], n, c,
-                  [cfg.training.eval_metric == "accuracy" for cfg in cfgs])
+                  [cfg.training.eval_metric == "accuracy" for cfg in cfgs], group.check_stop)
     for k, run in enumerate(runs):
         if not alive[k]:
             continue

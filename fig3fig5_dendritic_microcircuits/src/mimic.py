@@ -6,6 +6,7 @@ from .dataset import mimic_teacher_data, with_flag
 from .evaluation import evaluate
 from .network import Microcircuits
 from .protocol import epoch_metrics, train_schedule
+from .sub_blocks import run_in_sub_blocks
 from .traces import named_traces, record_list, time_axis
 
 
@@ -14,9 +15,10 @@ def _traces(res, c, dt):
     return dict(out, time=time_axis(len(out["layer_run_u_tgt"]), c, dt))
 
 
-def run_mimic(cfg, on_epoch_block=None):
+def run_mimic(cfg, on_epoch_block=None, check_stop=None):
     """Whole mimic protocol. Returns a dict of arrays and metrics (see keys below).
-    on_epoch_block(epoch_end, rows) is called after each block of task epochs (for logging)."""
+    on_epoch_block(epoch_end, rows) is called after each block of task epochs (for logging);
+    check_stop() runs between engine calls and may raise to end the task early."""
     nw, tr = cfg.network, cfg.training
     n, c = nw.steps_per_pattern, cfg.record_every
     params = nw.net_params()
@@ -39,7 +41,7 @@ def run_mimic(cfg, on_epoch_block=None):
         perms = [rng.permutation(len(x)) for _ in range(tr.n_epochs_selfpred)]
         X = np.concatenate([x[p] for p in perms])[None]                      # (1, P, N0)
         T = np.concatenate([with_flag(y[p], 0) for p in perms])[None]        # (1, P, N_L + 1)
-        r = student.run(X, T, learn=True, n=n, record=rec, record_every=c)
+        r = run_in_sub_blocks(student, X, T, True, n, check_stop, record=rec, record_every=c)
         out["selfpred_traces"] = _traces(r, c, nw.dt)
     out["weights_post_selfpred"] = student.weights(0)
     if sp.up == [0.0] * len(sp.up):
@@ -49,12 +51,13 @@ def run_mimic(cfg, on_epoch_block=None):
     student.set_eta(0, nw.eta.up, eta_pi, nw.eta.ip)
 
     # pre-training evaluation on the same pairs (spec §6.4)
-    out["eval_pretrain"] = evaluate(student, [(x, y)], n, c, [False])[0]
+    out["eval_pretrain"] = evaluate(student, [(x, y)], n, c, [False], check_stop)[0]
 
     # stage 2: task training with validation blocks (spec §6.5)
     sched = train_schedule(rng, x, y, x, y, tr.n_epochs, tr.n_val_samples)
     learn = (sched.T[:, -1] == 1.0)[None]
-    r = student.run(sched.X[None], sched.T[None], learn=learn, n=n, record=rec, record_every=c)
+    r = run_in_sub_blocks(student, sched.X[None], sched.T[None], learn, n, check_stop, record=rec,
+                          record_every=c)
     rows = epoch_metrics(r.out[0], sched.T, sched.per_epoch, tr.n_val_samples, classify=False)
     out["val_mse"] = np.array([m for m, _ in rows])
     out["train_traces"] = _traces(r, c, nw.dt)
@@ -62,5 +65,5 @@ def run_mimic(cfg, on_epoch_block=None):
     if on_epoch_block is not None:
         on_epoch_block(tr.n_epochs, rows)
     out["weights_post"] = student.weights(0)
-    out["eval"] = evaluate(student, [(x, y)], n, c, [False])[0]
+    out["eval"] = evaluate(student, [(x, y)], n, c, [False], check_stop)[0]
     return out

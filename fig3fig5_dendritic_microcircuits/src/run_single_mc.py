@@ -4,7 +4,8 @@
   python run_single_mc.py eval RUN_DIR
 
 The whole task is ~0.6 M steps (about a second compiled), so it writes no intermediate checkpoint:
-an interrupted run starts over when rerun.
+a stop request (SIGTERM, SIGUSR1, Ctrl-C) ends it after the current engine call with status
+interrupted, and the rerun starts over.
 """
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ def cmd_train(argv):
                     raise Diverged(e + 1, "validation MSE is not finite")
                 run.log_metrics(epoch=e + 1, split="val", loss=mse)
 
-        res = run_mimic(cfg, on_epoch_block=log_rows)
+        res = run_mimic(cfg, on_epoch_block=log_rows, check_stop=run.check_stop)
         run.add_steps(cfg.network.steps_per_pattern * tr.n_patterns * (tr.n_epochs_selfpred + 4 + tr.n_epochs * 2))
         if res["diverged"]:
             raise Diverged(tr.n_epochs, "voltages ran away during task training")

@@ -2,8 +2,11 @@
 
 common.RunFolder is a context manager for one run. An ensemble keeps K of them open; they are
 entered in order and exited in reverse order, each with its own outcome (completed, diverged,
-interrupted, failed), so every folder ends with the status of its own network.
+interrupted, failed), so every folder ends with the status of its own network. While the group is
+open, SIGINT (Ctrl-C) is recorded like SIGTERM/SIGUSR1, so that the training loop stops at its next
+check with every folder consistent (exit code 128 + signal).
 """
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -29,19 +32,34 @@ class RunGroup:
                 self.entered.append(run)
         self.runs = list(self.entered)
         self.run_cfgs = [c for r, c in zip(self.all, self.cfgs) if not r.already_completed]
+        self._sigint = None
+        self._old_sigint = signal.signal(signal.SIGINT, self._on_sigint)
         return self
 
+    def _on_sigint(self, signum, frame):
+        self._sigint = signum
+
     def stop_signal(self):
+        """The signal that asked the ensemble to stop, or None."""
+        if self._sigint is not None:
+            return self._sigint
         for run in self.runs:
             if run.stop_requested():
                 return run.stop_signal
         return None
+
+    def check_stop(self):
+        """Raises Interrupted once a stop signal has arrived (call between engine calls)."""
+        sig = self.stop_signal()
+        if sig is not None:
+            raise Interrupted(sig)
 
     def mark(self, run, outcome):
         """outcome: None (completed) or an exception instance (Diverged, Interrupted, ...)."""
         self.outcome.setdefault(id(run), outcome)
 
     def __exit__(self, exc_type, exc, tb):
+        signal.signal(signal.SIGINT, self._old_sigint)
         suppress = exc_type is None
         for run in reversed(self.entered):
             own = self.outcome.get(id(run), "missing")

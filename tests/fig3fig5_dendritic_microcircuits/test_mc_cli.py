@@ -102,9 +102,9 @@ def test_interrupted_run_resumes_to_identical_metrics(tmp_path, monkeypatch, cap
     assert run_bars.main(["train", str(SMOKE), "--out", str(full)]) == 0
     calls = {"n": 0}
 
-    def stop_after_first_block(self):
+    def stop_after_first_block(self):          # checked before each engine call
         calls["n"] += 1
-        return signal.SIGTERM if calls["n"] == 1 else None
+        return signal.SIGTERM if calls["n"] == 2 else None
 
     monkeypatch.setattr(RunGroup, "stop_signal", stop_after_first_block)
     part = tmp_path / "part"
