@@ -8,7 +8,8 @@ kernels, bitwise a separate run (the CPU default):
 - LE: `model.le_ensemble.stack`; `present` replayed as a CUDA graph on a GPU;
 - BP batched: `torch.func.vmap` of the member module over stacked parameters; the loss is the sum of
   the members' losses, so each member's gradient is its own; SGD acts elementwise on the stacked
-  parameters, i.e. on each member separately. Not batched: the members' own steps in turn.
+  parameters, i.e. on each member separately (one SGD step per batch, one parameter group; other
+  baselines always go member by member). Not batched: the members' own steps in turn.
 A batch is a list of the members' own (x, labels) batches; results are per member, in the form the
 member's own trainer returns. `sync()` writes the ensemble's weights, state and optimiser buffers back
 into the member trainers (for checkpoints and divergence checks); `keep(indices)` drops members.
@@ -69,8 +70,11 @@ class BPEnsemble:
     def __init__(self, members, device, batched: bool | None = None):
         self.members = list(members)
         self.device = device
-        self.batched = _on_gpu(device) if batched is None else batched
-        self.n_updates, self.n_eval_steps = self.members[0].n_updates, self.members[0].n_eval_steps
+        m0 = self.members[0]
+        # the vmap step serves one SGD step per batch with one parameter group (the authors' baseline)
+        self.batched = ((_on_gpu(device) if batched is None else batched)
+                        and m0.n_updates == 1 and len(m0.opt.param_groups) == 1)
+        self.n_updates, self.n_eval_steps = m0.n_updates, m0.n_eval_steps
         self._build()
 
     def _build(self):

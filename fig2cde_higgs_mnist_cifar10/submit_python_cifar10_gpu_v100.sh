@@ -1,24 +1,24 @@
 #!/bin/bash
-# Fig. 2e (CIFAR-10 LeNet-5): LE then BP for one paper seed per array task (seeds 1 2 3 5 7 8 13 21 34).
+# Fig. 2e (CIFAR-10 LeNet-5): the paper seeds (1 2 3 5 7 8 13 21 34) as one LE ensemble, then one BP
+# ensemble, in one job (train.py sweep).
 #
 #   bash submit_python_cifar10_gpu_v100.sh [key=value ...]     creates logs/ here, then sbatch's itself
 #   mkdir -p logs && sbatch submit_python_cifar10_gpu_v100.sh   the same by hand (from any folder)
-#   SEED=1 bash submit_python_cifar10_gpu_v100.sh               one seed, no SLURM
+#   SEEDS=1,2 bash submit_python_cifar10_gpu_v100.sh            these seeds, no SLURM (SEED=1: one seed)
 #
 # Environment: LE_PARTITION, LE_ACCOUNT (passed to sbatch when set; the authors used gpus / insel;
 # SBATCH_PARTITION / SBATCH_ACCOUNT work with plain sbatch), LE_CONFIG / BP_CONFIG (default: the paper
-# configs), LE_OVERRIDES / BP_OVERRIDES (key=value lists for one run), LE_RUNS_DIR (default: runs/ of
-# this folder). Extra arguments are overrides for both runs, e.g. a smoke sweep:
+# configs), LE_OVERRIDES / BP_OVERRIDES (key=value lists for one sweep), LE_RUNS_DIR (default: runs/ of
+# this folder), SEEDS (comma list; default the paper's). Extra arguments are overrides for both, e.g.:
 #   LE_CONFIG=configs/smoke_cifar10_le.yaml BP_CONFIG=configs/smoke_cifar10_bp.yaml bash submit_python_cifar10_gpu_v100.sh
-# Runs go to <runs>/<config stem>/seed<seed>/; a requeued or rerun task resumes from its checkpoint.
+# Runs go to <runs>/<config stem>/seed<seed>/; a requeued or rerun job resumes from the checkpoints.
 #SBATCH --job-name=LE_fig2e_cifar10
-#SBATCH --output=logs/%x_%A_%a.out
-#SBATCH --error=logs/%x_%A_%a.err
+#SBATCH --output=logs/%x_%j.out
+#SBATCH --error=logs/%x_%j.err
 #SBATCH --time=96:00:00
 #SBATCH --gres=gpu:1
 #SBATCH --cpus-per-task=4
 #SBATCH --mem=32G
-#SBATCH --array=0-8
 #SBATCH --requeue
 #SBATCH --signal=B:TERM@300
 set -uo pipefail

@@ -1,5 +1,14 @@
-"""Benchmark: one LE update step of the MNIST LeNet-5 (batch 128, CPU) relative to a forward+backward
-pass of the equivalent torch network, both measured interleaved in this process (DESIGN target 1.5)."""
+"""Benchmark: LE steps of the MNIST LeNet-5 (batch 128), all measured interleaved in this process.
+
+Rows:
+- lenet_le_step_vs_torch_fwd_bwd: one LE update step on the CPU / a forward+backward pass of the
+  equivalent torch network (DESIGN target 1.5).
+- lenet_ensemble8_vs_8_single_cpu: one step of a K = 8 seed ensemble (the sweep's CPU path, the single
+  network's kernels per member) / 8 single-network steps; the per-seed cost of the ensemble relative
+  to a single run. No DESIGN target for the LeNet on the CPU; the fc ensemble's 1.1 is the reference.
+- With CUDA (else SKIP): lenet_gpu_k16_per_network_speedup = single-network eager step / (K = 16
+  ensemble step replayed from a CUDA graph / 16), DESIGN target >= 10.
+"""
 from __future__ import annotations
 
 import json
@@ -8,10 +17,13 @@ import time
 
 import torch
 
+from fig2cde_higgs_mnist_cifar10.graphs import GraphedPresent
 from fig2cde_higgs_mnist_cifar10.model.architectures import Clip01, build_le, equivalent_ann
+from fig2cde_higgs_mnist_cifar10.model.le_ensemble import network_input, stack
 from fig2cde_higgs_mnist_cifar10.model.le_sequential import le_learning_rate
 
 BATCH = 128
+NO_CUDA = "no CUDA"
 
 
 def _time_block(fn, n: int) -> float:
@@ -21,10 +33,82 @@ def _time_block(fn, n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
+def _lenet(seed=0, device="cpu"):
+    torch.manual_seed(seed)
+    return build_le("mnist", beta=0.1, tau=10.0, dt=0.1, eta=le_learning_rate(128, 100, 0.1),
+                    lr_factors=[1.0, 0.2, 0.1, 0.1, 0.1, 0.1], variant="vanilla", device=device)
+
+
+def _data(K, device="cpu"):
+    xs = [torch.rand(BATCH, 1, 28, 28, device=device) for _ in range(K)]  # [B, 1, 28, 28] each
+    ys = [torch.nn.functional.one_hot(torch.randint(0, 10, (BATCH,)), 10).float().to(device)
+          for _ in range(K)]  # [B, 10] each
+    return xs, ys
+
+
+def _ensemble_cpu(quick: bool) -> dict:
+    K = 8
+    singles = [_lenet(s) for s in range(K)]
+    ens = stack([_lenet(s) for s in range(K)], batched=False)
+    xs, ys = _data(K)
+    x, y = network_input(xs), torch.stack(ys)  # [B, K, 28, 28], [K, B, 10]
+
+    def eight():
+        for net, xk, yk in zip(singles, xs, ys):
+            net.step(xk, yk, train=True)
+
+    def ensemble():
+        ens.step(x, y, train=True)
+
+    for _ in range(2):
+        eight()
+        ensemble()
+    n_rounds = 3 if quick else 10
+    t8, te = [], []
+    for _ in range(n_rounds):
+        t8.append(_time_block(eight, 1))
+        te.append(_time_block(ensemble, 1))
+    m8, me = statistics.median(t8), statistics.median(te)
+    return {"name": "lenet_ensemble8_vs_8_single_cpu", "value": me / m8, "goal": 1.1, "better": "lower",
+            "unit": "ratio", "details": {"ensemble_step_per_seed_ms": me / K * 1e3,
+                                         "single_step_ms": m8 / K * 1e3, "K": float(K),
+                                         "threads": float(torch.get_num_threads())}}
+
+
+def _gpu_row(quick: bool) -> dict:
+    K, n = 16, 10
+    sync = torch.cuda.synchronize
+    single = _lenet(0, "cuda")
+    ens = stack([_lenet(s, "cuda") for s in range(K)], batched=True)
+    present = GraphedPresent(ens)
+    xs, ys = _data(K, "cuda")
+    x, y = network_input(xs), torch.stack(ys)
+
+    def single_step():
+        single.step(xs[0], ys[0], train=True)
+        sync()
+
+    def graphed():
+        present(x, y, n, True)
+        sync()
+
+    for _ in range(3):  # warm-up, the graphs' capture
+        single_step()
+        graphed()
+    n_rounds = 3 if quick else 10
+    ts, tg = [], []
+    for _ in range(n_rounds):
+        ts.append(_time_block(single_step, n))
+        tg.append(_time_block(graphed, 1) / n)
+    one, per_network = statistics.median(ts), statistics.median(tg) / K
+    return {"name": "lenet_gpu_k16_per_network_speedup", "value": one / per_network, "goal": 10.0,
+            "better": "higher", "unit": "x",
+            "details": {"single_eager_step_ms": one * 1e3, "ensemble_step_per_network_ms": per_network * 1e3,
+                        "device": torch.cuda.get_device_name()}}
+
+
 def measure(quick: bool = False) -> list[dict]:
-    torch.manual_seed(0)
-    net = build_le("mnist", beta=0.1, tau=10.0, dt=0.1, eta=le_learning_rate(128, 100, 0.1),
-                   lr_factors=[1.0, 0.2, 0.1, 0.1, 0.1, 0.1], variant="vanilla")
+    net = _lenet()
     # the same network with torch's own clip (Hardtanh), so the reference is plain torch
     ann = torch.nn.Sequential(*[torch.nn.Hardtanh(0.0, 1.0) if isinstance(m, Clip01) else m
                                 for m in equivalent_ann(net)])
@@ -49,11 +133,18 @@ def measure(quick: bool = False) -> list[dict]:
         le_t.append(_time_block(le_step, n_per))
         bp_t.append(_time_block(torch_step, n_per))
     le_med, bp_med = statistics.median(le_t), statistics.median(bp_t)
-    return [{"name": "lenet_le_step_vs_torch_fwd_bwd", "value": le_med / bp_med, "goal": 1.5,
+    rows = [{"name": "lenet_le_step_vs_torch_fwd_bwd", "value": le_med / bp_med, "goal": 1.5,
              "better": "lower", "unit": "ratio",
              "details": {"le_step_ms": le_med * 1e3, "torch_fwd_bwd_ms": bp_med * 1e3,
                          "batch_size": float(BATCH), "threads": float(torch.get_num_threads()),
-                         "device": "cpu"}}]
+                         "device": "cpu"}},
+            _ensemble_cpu(quick)]
+    if torch.cuda.is_available():
+        rows.append(_gpu_row(quick))
+    else:
+        rows.append({"name": "lenet_gpu_k16_per_network_speedup", "value": float("nan"), "goal": 10.0,
+                     "better": "higher", "unit": "x", "skip": NO_CUDA})
+    return rows
 
 
 if __name__ == "__main__":

@@ -124,8 +124,9 @@ def price_2cde(costs):
 
 
 def submit_array_size(script):
-    lo, hi = map(int, re.search(r"#SBATCH --array=(\d+)-(\d+)", Path(script).read_text()).groups())
-    return hi - lo + 1
+    """Seeds one submit script trains (one ensemble each for LE and BP): PAPER_SEEDS of submit_lib.sh."""
+    lib = (Path(script).parent / "submit_lib.sh").read_text()
+    return len(re.search(r"PAPER_SEEDS=\(([\d ]+)\)", lib).group(1).split())
 
 
 def describe(panel, costs=MEASURED):
