@@ -40,10 +40,14 @@ class RunGroup:
 
     def __enter__(self):
         self.entered = []
-        for run in self.all:
-            run.__enter__()
-            if not run.already_completed:
-                self.entered.append(run)
+        try:
+            for run in self.all:
+                run.__enter__()
+                if not run.already_completed:
+                    self.entered.append(run)
+        except BaseException as err:  # e.g. a damaged checkpoint: close the folders already open
+            self.__exit__(type(err), err, err.__traceback__)
+            raise
         self.members = [(r, c) for r, c in zip(self.all, self.cfgs) if not r.already_completed]
         return self
 

@@ -111,3 +111,14 @@ def test_sweep_resumes_after_interruption_with_identical_metrics(tmp_path, monke
         ref = full / run.parent.name / run.name
         assert _metrics(run) == _metrics(ref)
         assert _summary(run)["final"] == _summary(ref)["final"]
+
+
+def test_a_folder_of_another_config_stops_the_sweep_with_one_line(tmp_path, capsys):
+    cfg = _config(tmp_path, "fa_no_prosp")
+    root = tmp_path / "sweep"
+    _single(cfg, 2, root / "fa_no_prosp" / "seed2", "beta=0.3")  # the sweep's seed-2 folder, another beta
+    assert train_mod.main(["sweep", str(cfg), "--seeds", "1-2", "--root", str(root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another config" in err[0] and "beta" in err[0]
+    assert _summary(root / "fa_no_prosp" / "seed1")["status"] == "failed"  # opened first, closed, not complete
+    assert _summary(root / "fa_no_prosp" / "seed2")["status"] == "completed"  # the other run is untouched
