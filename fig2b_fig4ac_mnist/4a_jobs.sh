@@ -14,11 +14,12 @@ declare -A VARIANTS=(
     [taur_errors]="adapt_tau=false prosp_rate_errors=true tau_width=0.01"
     [learned_tau_m]="adapt_tau=true prosp_rate_errors=true tau_width=0.2"
 )
-# one ensemble of the 4 seeds per (dt, variant)
+# one ensemble per dt: the 5 variants x 4 seeds (20 networks)
 for dt in 0.002 0.005 0.01 0.02 0.05 0.1 0.2 0.5 1.0 2.0; do
+    variants=()
     for v in exact jitter20 jitter30 taur_errors learned_tau_m; do
-        # shellcheck disable=SC2086  # the variant's overrides are meant to split
-        add_sweep "4a_${v}_dt${dt}" 42,69,12345,38274 4a_params.yaml "dt=$dt" ${VARIANTS[$v]}
+        variants+=(--variant "$v" "${VARIANTS[$v]}")
     done
+    add_sweep "4a_{variant}_dt${dt}" 42,69,12345,38274 4a_params.yaml "dt=$dt" "${variants[@]}"
 done
 run_jobs

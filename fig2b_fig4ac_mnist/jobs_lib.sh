@@ -22,20 +22,25 @@ parse_args() {
     done
 }
 
-# add_sweep NAME SEEDS CONFIG... [key=value ...]: one ensemble of every (config, seed), run folders
-# runs/NAME/seed<S> ({stem} in NAME: the config's file stem); SEEDS is a comma-separated list
+# add_sweep NAME SEEDS CONFIG... [key=value ...] [--variant VNAME "key=value ..." ...]: one ensemble of
+# every (config, variant, seed), run folders runs/NAME/seed<S> ({stem} in NAME: the config's file stem,
+# {variant}: the variant's name); SEEDS is a comma-separated list
 add_sweep() {
     local name="$1" seeds="$2"
     shift 2
-    local items=() n_configs=0 n_seeds arg cmd
-    for arg in "$@"; do
-        if [[ "$arg" == *=* ]]; then items+=("$arg"); else items+=("$HERE/configs/$arg"); n_configs=$((n_configs + 1)); fi
+    local items=() n_configs=0 n_variants=0 n_seeds cmd
+    while (( $# )); do
+        case "$1" in
+            --variant) items+=("$1" "$2" "$3"); n_variants=$((n_variants + 1)); shift 3 ;;
+            *=*) items+=("$1"); shift ;;
+            *) items+=("$HERE/configs/$1"); n_configs=$((n_configs + 1)); shift ;;
+        esac
     done
     n_seeds=$(tr ',' '\n' <<< "$seeds" | wc -l)
     cmd="$(printf '%q ' "$PYTHON" "$HERE/src/train.py" sweep "${items[@]}" "${EXTRA[@]+"${EXTRA[@]}"}" \
         --seeds "$seeds" --root "$HERE/runs" --name "$name")"
     JOB_LIST+=("${cmd% }")
-    N_RUNS=$((N_RUNS + n_configs * n_seeds))
+    N_RUNS=$((N_RUNS + n_configs * (n_variants > 0 ? n_variants : 1) * n_seeds))
 }
 
 run_jobs() {

@@ -2,13 +2,15 @@
 
 python fig2b_fig4ac_mnist/src/train.py CONFIG.yaml [key=value ...] [--out DIR] [--restart]
 python fig2b_fig4ac_mnist/src/train.py sweep CONFIG.yaml [CONFIG.yaml ...] --seeds 1-10 [key=value ...]
-        [--root DIR] [--name NAME] [--restart]
+        [--variant NAME "key=value ..." ...] [--root DIR] [--name NAME] [--restart]
 
-A sweep runs every (config, seed) and writes one standard run folder per run, ROOT/NAME/seed<S>
-(ROOT: fig2b_fig4ac_mnist/runs, NAME: the config's file stem; `{stem}` in NAME stands for it). Runs
+A sweep runs every (config, variant, seed) and writes one standard run folder per run,
+ROOT/NAME/seed<S> (ROOT: fig2b_fig4ac_mnist/runs; NAME: `{stem}`, the config's file stem; `{variant}`
+stands for the variant's name). A variant's overrides apply before the sweep's key=value pairs. Runs
 that share shapes, dt, n_updates and data are stepped together as one ensemble; each network's metrics
 are those of its own single run.
 """
+import shlex
 import sys
 from pathlib import Path
 
@@ -38,7 +40,10 @@ def sweep(argv):
     parser.add_argument("items", nargs="+", metavar="CONFIG.yaml|key=value")
     parser.add_argument("--seeds", required=True, help="e.g. 1-10 or 42,69,12345")
     parser.add_argument("--root", type=Path, default=RUNS, help="parent of the run folders")
-    parser.add_argument("--name", default="{stem}", help="run folder name under ROOT ({stem}: config stem)")
+    parser.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "OVERRIDES"),
+                        help="a variant of every config: its name and key=value overrides (repeatable)")
+    parser.add_argument("--name", default="{stem}",
+                        help="run folder name under ROOT ({stem}: config stem, {variant}: variant name)")
     parser.add_argument("--restart", action="store_true", help="discard run folders of other configs")
     args = parser.parse_intermixed_args(argv)
     configs = [Path(x) for x in args.items if "=" not in x]
@@ -47,13 +52,18 @@ def sweep(argv):
         raise UsageError("sweep needs at least one CONFIG.yaml")
     groups, outs = {}, set()
     for path in configs:
-        for seed in parse_seeds(args.seeds):
-            cfg = load_config(Config, path, overrides + [f"seed={seed}"])
-            out = args.root / args.name.format(stem=path.stem) / f"seed{seed}"
-            if out in outs:
-                raise UsageError(f"two runs would write {out}; put {{stem}} into --name")
-            outs.add(out)
-            groups.setdefault(ensemble_key(cfg), []).append((cfg, out))
+        for variant, variant_overrides in args.variant or [("", "")]:
+            for seed in parse_seeds(args.seeds):
+                cfg = load_config(Config, path, shlex.split(variant_overrides) + overrides + [f"seed={seed}"])
+                try:
+                    name = args.name.format(stem=path.stem, variant=variant)
+                except (KeyError, IndexError, ValueError):
+                    raise UsageError(f"--name {args.name!r}: only {{stem}} and {{variant}} can be filled in") from None
+                out = args.root / name / f"seed{seed}"
+                if out in outs:
+                    raise UsageError(f"two runs would write {out}; put {{stem}} or {{variant}} into --name")
+                outs.add(out)
+                groups.setdefault(ensemble_key(cfg), []).append((cfg, out))
     code = 0
     for jobs in groups.values():
         print(f"ensemble of {len(jobs)} networks", flush=True)

@@ -122,3 +122,16 @@ def test_a_folder_of_another_config_stops_the_sweep_with_one_line(tmp_path, caps
     assert len(err) == 1 and "another config" in err[0] and "beta" in err[0]
     assert _summary(root / "fa_no_prosp" / "seed1")["status"] == "failed"  # opened first, closed, not complete
     assert _summary(root / "fa_no_prosp" / "seed2")["status"] == "completed"  # the other run is untouched
+
+
+def test_variants_of_one_config_form_one_ensemble(tmp_path):
+    """--variant NAME OVERRIDES: per-network settings of one config, folders named by {variant}."""
+    cfg = _config(tmp_path, "fa_no_prosp")
+    root = tmp_path / "sweep"
+    assert train_mod.main(["sweep", str(cfg), "--seeds", "1", "--root", str(root), "--name", "v_{variant}",
+                           "--variant", "a", "beta=0.3 noise_width=0.05", "--variant", "b", "feedback_alignment=false",
+                           "epoch_qty=2"]) == 0
+    assert "2 networks:" in (root / "v_a" / "seed1" / "log.txt").read_text()
+    for name, extra in (("a", ["beta=0.3", "noise_width=0.05"]), ("b", ["feedback_alignment=false"])):
+        _single(cfg, 1, tmp_path / name, *extra, "epoch_qty=2")
+        assert _metrics(root / f"v_{name}" / "seed1") == _metrics(tmp_path / name)

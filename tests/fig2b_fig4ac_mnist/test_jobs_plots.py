@@ -26,10 +26,12 @@ def _run_folders(cmd):
     seeds = words[words.index("--seeds") + 1].split(",")
     name = words[words.index("--name") + 1]
     configs = [w for w in words if w.endswith(".yaml")]
-    return [f"{name.format(stem=c.rsplit('/', 1)[1][:-5])}/seed{s}" for c in configs for s in seeds]
+    variants = [words[i + 1] for i, w in enumerate(words) if w == "--variant"] or [""]
+    return [f"{name.format(stem=c.rsplit('/', 1)[1][:-5], variant=v)}/seed{s}"
+            for c in configs for v in variants for s in seeds]
 
 
-@pytest.mark.parametrize("script,sweeps,count", [("2b_jobs.sh", 3, 40), ("4a_jobs.sh", 50, 200),
+@pytest.mark.parametrize("script,sweeps,count", [("2b_jobs.sh", 3, 40), ("4a_jobs.sh", 10, 200),
                                                  ("4c_jobs.sh", 30, 90)])
 def test_dry_run_lists_every_run_once_in_ensembles(script, sweeps, count):
     cmds, last = _dry(script, "epoch_qty=2")
@@ -43,7 +45,8 @@ def test_2b_includes_feedback_alignment_and_spec_overrides():
     cmds, _ = _dry("2b_jobs.sh")
     assert sum(o.startswith("2b_fa/") for c in cmds for o in _run_folders(c)) == 10  # never started by the authors
     cmds4a, _ = _dry("4a_jobs.sh")
-    assert sum(len(_run_folders(c)) for c in cmds4a if "adapt_tau=true prosp_rate_errors=true tau_width=0.2" in c) == 40
+    assert all("--variant learned_tau_m adapt_tau=true\\ prosp_rate_errors=true\\ tau_width=0.2" in c for c in cmds4a)
+    assert sum(o.startswith("4a_learned_tau_m_dt") for c in cmds4a for o in _run_folders(c)) == 40
     cmds4c, _ = _dry("4c_jobs.sh")
     assert sum(len(_run_folders(c)) for c in cmds4c if "dt=0.05 tau_s=2.0 n_updates=1000" in c) == 3
 
