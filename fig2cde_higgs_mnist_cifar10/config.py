@@ -9,6 +9,8 @@ from common.config import require
 LE_KEYS = ("variant", "n_updates", "batch_learning_multiplier", "dt", "tau", "beta", "lr_factors",
            "init_std", "conv_bias_lr")
 BP_KEYS = ("lr", "momentum", "weight_decay")
+# the update-matched BP baseline takes its init and per-step rates from these LE keys
+MATCHED_KEYS = ("n_updates", "batch_learning_multiplier", "beta", "lr_factors", "init_std", "conv_bias_lr")
 N_STAGES = {"higgs": 4, "mnist": 6, "cifar10": 6}
 
 
@@ -48,20 +50,32 @@ class Config:
     conv_bias_lr: Literal["mean", "sum"] | None = None  # spec Q1
     reseed_after_init: int | None = None  # spec Q3: shuffle stream seeded with this for every seed
     # BP only (null in LE configs)
+    # authors: spec §2.1 networks, one SGD step per batch; update_matched: the equivalent ANN of the LE
+    # network (same init), n_updates SGD steps per batch at LE's per-step rate times beta (LE keys above)
+    bp_baseline: Literal["authors", "update_matched"] | None = None
     lr: float | None = None
     momentum: float | None = None
     weight_decay: float | None = None
     # GPU arithmetic
     tf32: bool = False  # TF32 matmuls and convolutions where the GPU has them; false: float32 as on the CPU
 
+    def _kind(self) -> tuple[str, tuple[str, ...]]:
+        """(what this run is, the model keys it needs); every other model key must be null."""
+        if self.model == "le":
+            return "model le", LE_KEYS
+        require(self.bp_baseline is not None, "bp_baseline", "required for model bp (authors or update_matched)")
+        if self.bp_baseline == "update_matched":
+            return "bp_baseline update_matched", MATCHED_KEYS + ("bp_baseline",)
+        return "bp_baseline authors", BP_KEYS + ("bp_baseline",)
+
     def check(self):
-        own, other = (LE_KEYS, BP_KEYS) if self.model == "le" else (BP_KEYS, LE_KEYS)
+        kind, own = self._kind()
         for key in own:
-            require(getattr(self, key) is not None, key, f"required for model {self.model}")
-        for key in other:
-            require(getattr(self, key) is None, key, f"only applies to the other model, not {self.model}")
-        if self.model == "bp":
-            require(self.reseed_after_init is None, "reseed_after_init", "only applies to model le")
+            require(getattr(self, key) is not None, key, f"required for {kind}")
+        for key in dict.fromkeys(LE_KEYS + BP_KEYS + ("bp_baseline",)):
+            require(key in own or getattr(self, key) is None, key, f"does not apply to {kind}; set it to null")
+        require(self.reseed_after_init is None or "n_updates" in own, "reseed_after_init",
+                f"does not apply to {kind}; set it to null")
         real = {"higgs": ("higgs",), "mnist": ("mnist", "fashion_mnist"), "cifar10": ("cifar10",)}
         require(self.dataset == "synthetic" or self.dataset in real[self.task], "dataset",
                 f"task {self.task} allows {', '.join(real[self.task] + ('synthetic',))}")
@@ -76,9 +90,10 @@ class Config:
         require(self.synthetic_n_train > 0 and self.synthetic_n_test > 0, "synthetic_n_train",
                 "synthetic sizes must be > 0")
         if self.model == "le":
-            require(self.n_updates > 0, "n_updates", "must be > 0")
             require(self.dt > 0, "dt", "must be > 0")
             require(self.tau > 0, "tau", "must be > 0")
+        if "n_updates" in own:  # LE and the update-matched baseline
+            require(self.n_updates > 0, "n_updates", "must be > 0")
             require(self.beta >= 0, "beta", "must be >= 0")
             require(self.init_std >= 0, "init_std", "must be >= 0")
             require(self.batch_learning_multiplier >= 0, "batch_learning_multiplier", "must be >= 0")

@@ -21,14 +21,21 @@ from common.runs import Plotted, extract, find_runs, fmt_mean_std, mean_std, wit
 
 FOLDER = Path(__file__).resolve().parent
 TASKS = (("higgs", "c: HIGGS"), ("mnist", "d: MNIST (LeNet-5)"), ("cifar10", "e: CIFAR-10 (LeNet-5)"))
-MODELS = (("le", "LE", "tab:blue"), ("bp", "BP", "tab:gray"))
+MODELS = (("le", "LE", "tab:blue"), ("bp", "BP", "tab:gray"), ("bp_matched", "BP\nmatched", "tab:orange"))
+
+
+def line(config: dict) -> str:
+    """The bar a run belongs to: le, bp (the authors' baseline) or bp_matched (update-matched BP)."""
+    if config["model"] == "bp" and config.get("bp_baseline") == "update_matched":
+        return "bp_matched"
+    return config["model"]
 
 
 def test_errors(run_dirs) -> tuple[dict, list[str]]:
     """{(task, model): (mean, std, n) of the test error (%) of the completed runs}, skipped folders."""
     runs, skipped = find_runs(run_dirs)
     points, bad = extract(with_status(runs, "completed"),
-                          lambda r: ((r.config["task"], r.config["model"]), r.value("test_error")))
+                          lambda r: ((r.config["task"], line(r.config)), r.value("test_error")))
     groups: dict[tuple[str, str], list[float]] = {}
     for _, (key, error) in points:
         groups.setdefault(key, []).append(error)

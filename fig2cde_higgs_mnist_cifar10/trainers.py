@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from fig2cde_higgs_mnist_cifar10.graphs import graphed_present
-from fig2cde_higgs_mnist_cifar10.model.architectures import N_OUT, build_bp, build_le
+from fig2cde_higgs_mnist_cifar10.model.architectures import N_OUT, build_bp, build_le, matched_bp
 from fig2cde_higgs_mnist_cifar10.model.le_sequential import le_learning_rate
 
 
@@ -13,6 +13,16 @@ def _n_correct(out: torch.Tensor, labels: torch.Tensor, threshold: float | None)
     """Binary: out[:, 0] >= threshold; classes: argmax."""
     pred = (out[:, 0] >= threshold).long() if threshold is not None else out.argmax(1)
     return int((pred == labels).sum())
+
+
+def _rate_target(task: str, labels: torch.Tensor) -> torch.Tensor:
+    """The target y of the LE network and of its equivalent ANN."""
+    if task == "higgs":
+        return labels.to(torch.float32).unsqueeze(1)  # [B, 1], 0/1
+    return F.one_hot(labels, N_OUT[task]).to(torch.float32)  # [B, 10]
+
+
+RATE_THRESHOLD = {"higgs": 0.5, "mnist": None, "cifar10": None}  # spec §2.3: r >= 0.5 for HIGGS
 
 
 class LETrainer:
@@ -30,12 +40,10 @@ class LETrainer:
                             lr_factors=cfg.lr_factors, variant=cfg.variant, init_std=cfg.init_std,
                             conv_bias_lr=cfg.conv_bias_lr, device=device)
         self.present = graphed_present(self.net, device)  # a CUDA graph per batch on a GPU
-        self.threshold = 0.5 if cfg.task == "higgs" else None  # spec §2.3: r >= 0.5 for HIGGS
+        self.threshold = RATE_THRESHOLD[cfg.task]
 
     def target(self, labels: torch.Tensor) -> torch.Tensor:
-        if self.task == "higgs":
-            return labels.to(torch.float32).unsqueeze(1)  # [B, 1], 0/1
-        return F.one_hot(labels, N_OUT[self.task]).to(torch.float32)  # [B, 10]
+        return _rate_target(self.task, labels)
 
     def _metrics(self, out, labels):
         loss = 0.5 * (self.target(labels) - out).pow(2).sum()  # sum over samples of 1/2 ||y - r||^2
@@ -63,17 +71,36 @@ class LETrainer:
 
 
 class BPTrainer:
-    """BP baseline: plain SGD on BCE (HIGGS, sigmoid output) or cross-entropy (LeNet) (spec §2.1)."""
+    """BP baselines (`bp_baseline`):
+    authors: plain SGD on BCE (HIGGS, sigmoid output) or cross-entropy (LeNet), one step per batch
+      (spec §2.1);
+    update_matched: the equivalent ANN of the LE network with the LE init, n_updates SGD steps per
+      batch on 1/2 ||y - a||^2 (batch mean) at LE's per-step rate times beta (`matched_bp`), so that
+      it gets as many and as large updates per batch as LE; loss and accuracy as LE records them.
+    Training metrics are those of the network as it met the batch (before its first step)."""
 
     def __init__(self, cfg, device):
         self.task = cfg.task
-        self.n_updates = 1  # one SGD step per training batch
+        self.matched = cfg.bp_baseline == "update_matched"
         self.n_eval_steps = 1  # one forward pass per evaluation batch
-        self.model = build_bp(cfg.task).to(device)
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                   weight_decay=cfg.weight_decay)
+        if self.matched:
+            self.n_updates = cfg.n_updates
+            # eta dt = 0.125 M / n (spec §1.5) is le_learning_rate at dt = 1
+            self.model, groups = matched_bp(
+                cfg.task, step_coefficient=le_learning_rate(cfg.batch_learning_multiplier, cfg.n_updates, 1.0),
+                beta=cfg.beta, lr_factors=cfg.lr_factors, init_std=cfg.init_std,
+                conv_bias_lr=cfg.conv_bias_lr, device=device)
+            self.opt = torch.optim.SGD(groups)  # plain SGD, every group at its own rate
+        else:
+            self.n_updates = 1  # one SGD step per training batch
+            self.model = build_bp(cfg.task).to(device)
+            self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                       weight_decay=cfg.weight_decay)
 
     def _loss_and_correct(self, logits, labels):
+        if self.matched:  # rate output: squared error, argmax / r >= 0.5 as for LE
+            loss = 0.5 * (_rate_target(self.task, labels) - logits).pow(2).sum(1).mean()
+            return loss, _n_correct(logits, labels, RATE_THRESHOLD[self.task])
         if self.task == "higgs":
             loss = F.binary_cross_entropy_with_logits(logits[:, 0], labels.to(logits.dtype))
             return loss, _n_correct(logits, labels, 0.0)  # sigmoid >= 0.5  <=>  logit >= 0
@@ -81,11 +108,14 @@ class BPTrainer:
 
     def train_batch(self, x, labels):
         self.model.train()
-        self.opt.zero_grad(set_to_none=True)
-        loss, correct = self._loss_and_correct(self.model(x), labels)
-        loss.backward()
-        self.opt.step()
-        return float(loss.detach()) * len(labels), correct
+        for i in range(self.n_updates):
+            self.opt.zero_grad(set_to_none=True)
+            loss, correct = self._loss_and_correct(self.model(x), labels)
+            if i == 0:
+                met = float(loss.detach()) * len(labels), correct
+            loss.backward()
+            self.opt.step()
+        return met
 
     @torch.no_grad()
     def eval_batch(self, x, labels):

@@ -78,8 +78,32 @@ class Clip01(nn.Module):
 def equivalent_ann(net: LESequential) -> nn.Module:
     """Plain torch network with the LE weights: clip(0,1) hidden, identity output (spec §1.6).
     Its loss for the gradient comparison is 1/2 sum_k (y_k - a_k)^2, averaged over the batch."""
+    return _ann_of_stages(net.stages)[0]
+
+
+def matched_bp(task: str, *, step_coefficient: float, beta: float, lr_factors: Sequence[float],
+               init_std: float = 0.05, conv_bias_lr: str = "mean", device="cpu",
+               dtype=torch.float32) -> tuple[nn.Module, list[dict]]:
+    """The update-matched BP baseline: the equivalent ANN of a freshly drawn LE network (the same
+    init draw as `build_le`) and SGD parameter groups at LE's per-step rate times beta,
+    step_coefficient f_k beta with step_coefficient = eta dt (conv biases x 1/T^2 under
+    conv_bias_lr mean, Q1). One SGD step on 1/2 sum_k (y_k - a_k)^2 (batch mean) then changes the
+    weights as one LE step does in the small-beta limit, where e_K -> beta (y - a) (spec §6 item 8)."""
+    stages = le_stages(task, init_std, conv_bias_lr, device, dtype)
+    ann, pairs = _ann_of_stages(stages)
+    groups = []
+    for k, (stage, module) in pairs:
+        rate = step_coefficient * lr_factors[k] * beta
+        bias_scale = stage.bias_scale if isinstance(stage, Conv2d) else 1.0
+        groups += [{"params": [module.weight], "lr": rate}, {"params": [module.bias], "lr": rate * bias_scale}]
+    return ann, groups
+
+
+def _ann_of_stages(stages) -> tuple[nn.Module, list]:
+    """The equivalent ANN of `stages` and [(stage index, (stage, its weight module))]."""
     modules: list[nn.Module] = []
-    for stage in net.stages:
+    pairs = []
+    for k, stage in enumerate(stages):
         if isinstance(stage, MaxPool2d):
             modules.append(nn.MaxPool2d(stage.k))
             continue
@@ -93,6 +117,7 @@ def equivalent_ann(net: LESequential) -> nn.Module:
             m.weight.data.copy_(stage.W.t())  # LE stores [in, out]
         m.bias.data.copy_(stage.b)
         modules.append(m.to(device=stage.W.device, dtype=stage.W.dtype))
+        pairs.append((k, (stage, modules[-1])))
         if stage.phi_name == "hard_sigmoid":
             modules.append(Clip01())
-    return nn.Sequential(*modules)
+    return nn.Sequential(*modules), pairs

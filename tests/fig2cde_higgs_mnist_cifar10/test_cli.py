@@ -23,7 +23,7 @@ def _rows(run_dir):
 
 
 @pytest.mark.parametrize("task", ["higgs", "mnist", "cifar10"])
-@pytest.mark.parametrize("model", ["le", "bp"])
+@pytest.mark.parametrize("model", ["le", "bp", "bp_matched"])
 def test_smoke_run(tmp_path, task, model):
     out = tmp_path / "run"
     assert main([str(CONFIGS / f"smoke_{task}_{model}.yaml"), "epochs=1", "train_samples=64",

@@ -9,10 +9,10 @@ import yaml
 from fig2cde_higgs_mnist_cifar10.plot_2cde import main, plot
 
 
-def _run(root, task, model, seed, error, status="completed"):
-    d = root / f"{task}_{model}" / f"seed{seed}"
+def _run(root, task, model, seed, error, status="completed", **keys):
+    d = root / f"{task}_{model}{'_' + '_'.join(keys.values()) if keys else ''}" / f"seed{seed}"
     d.mkdir(parents=True)
-    (d / "config.yaml").write_text(yaml.safe_dump({"task": task, "model": model, "seed": seed}))
+    (d / "config.yaml").write_text(yaml.safe_dump({"task": task, "model": model, "seed": seed, **keys}))
     final = {"test_error": error} if status == "completed" else {}
     (d / "summary.json").write_text(json.dumps({"status": status, "final": final}))
     return d
@@ -40,3 +40,14 @@ def test_unreadable_runs_are_skipped_and_named(tmp_path, capsys):
     assert "mnist    le: test error 2.00 % (n=1, ddof=1)" in out and "cifar10" not in out
     assert "mnist_le/seed2: summary.json 'final' is str" in err
     assert "cifar10_le/seed1: summary.json final has no number 'test_error'" in err
+
+
+def test_update_matched_baseline_has_its_own_bar(tmp_path):
+    """bp_baseline update_matched runs form the bp_matched group; the authors' BP (with the key or
+    from before it existed) stays bp."""
+    dirs = [_run(tmp_path, "mnist", "bp", 1, 60.0, bp_baseline="authors"), _run(tmp_path, "mnist", "bp", 2, 62.0),
+            _run(tmp_path, "mnist", "bp", 1, 9.0, bp_baseline="update_matched"),
+            _run(tmp_path, "mnist", "le", 1, 8.0)]
+    drawn = plot(dirs, tmp_path / "f.png")
+    assert {k: v[0] for k, v in drawn.series.items()} == \
+        {("mnist", "bp"): pytest.approx(61.0), ("mnist", "bp_matched"): 9.0, ("mnist", "le"): 8.0}

@@ -50,7 +50,7 @@ def test_every_evaluation_records_n_scored(higgs_root, tmp_path, eval_drop_last,
 FINAL_KEYS = {"test_error", "test_accuracy", "test_loss", "val_error", "val_loss", "n_scored", "epochs"}
 
 
-@pytest.mark.parametrize("model", ["le", "bp"])
+@pytest.mark.parametrize("model", ["le", "bp", "bp_matched"])
 def test_error_and_accuracy_in_percent(higgs_root, tmp_path, model):
     """Every row: error + accuracy = 100 and error * n_scored / 100 is a whole number of wrong
     predictions; the summary holds the common final keys, taken from the last val and the test row."""
@@ -81,14 +81,15 @@ def test_test_error_is_the_percentage_of_wrong_test_predictions(higgs_root, tmp_
     assert final["test_error"] == pytest.approx(100.0 * wrong / len(test.y))
 
 
-@pytest.mark.parametrize("model,train_steps,eval_steps", [("le", 6, 6), ("bp", 1, 1)])
+@pytest.mark.parametrize("model,train_steps,eval_steps", [("le", 6, 6), ("bp", 1, 1), ("bp_matched", 6, 1)])
 def test_step_count_follows_the_trainers(higgs_root, tmp_path, model, train_steps, eval_steps):
     """summary.json `steps`: n_updates network steps per training batch and n_eval_steps per evaluation
-    batch (LE: n_updates = 6 for both, BP: one SGD step / one forward pass). Batches of 16: train 60
-    -> 4 (3 with drop_last), val 20 -> 2, test 40 -> 3, initial test only for LE."""
+    batch (LE: n_updates = 6 for both; BP: one SGD step / one forward pass; update-matched BP: 6 SGD
+    steps / one forward pass). Batches of 16: train 60 -> 4 (3 with drop_last, LE and matched), val 20
+    -> 2, test 40 -> 3, initial test only for LE."""
     out = tmp_path / "run"
     _run(higgs_root, out, model, "epochs=2", "eval_drop_last=false")
-    train_batches = 3 if model == "le" else 4
+    train_batches = 4 if model == "bp" else 3
     eval_batches = 2 * 2 + 3 + (3 if model == "le" else 0)
     steps = json.loads((out / "summary.json").read_text())["steps"]
     assert steps == 2 * train_batches * train_steps + eval_batches * eval_steps
