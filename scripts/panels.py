@@ -193,8 +193,9 @@ PANELS = (
           f"{F2CDE}/plot_2cde.py", (("test_error", "test error (%)"),), 9,
           "LE reaches test errors comparable to BP on all three tasks",
           ("Fig. 2c-e LE vs BP on HIGGS, MNIST, CIFAR-10",
-           f"`bash {F2CDE}/submit_python_{{higgs,mnist,cifar10}}_gpu_v100.sh` (submits a SLURM array; "
-           f"`SEED=1 bash ...` runs one seed here), then `python {F2CDE}/plot_2cde.py`",
+           f"`bash {F2CDE}/submit_python_{{higgs,mnist,cifar10}}_gpu_v100.sh` (submits one SLURM job that "
+           f"trains the 9 seeds as an LE, then a BP ensemble; `SEEDS=1,2 bash ...` runs seeds here), then "
+           f"`python {F2CDE}/plot_2cde.py`",
            "9 seeds x LE/BP run folders per task, test-error bars"),
           _fig2cde, Sweep("HIGGS, MNIST, CIFAR-10: LE and BP x 9 seeds (GPU)", "submit"),
           needs=(("fig2d (MNIST)", "mnist"), ("fig2c (HIGGS)", "higgs"), ("fig2e (CIFAR-10)", "cifar10"))),

@@ -15,7 +15,7 @@ Launch: `local` runs the job scripts here one after the other (each runs its com
 processes at once); `slurm` submits every job-script command (one run, or an ensemble where the
 script's command is a sweep over seeds) as one task of a SLURM array (scripts/slurm/array_task.sh;
 requeued tasks resume from their checkpoints) and the Fig. 2c-e submit scripts as they are (one GPU
-array per task). sbatch reads SBATCH_PARTITION, SBATCH_ACCOUNT and SBATCH_TIMELIMIT from the
+job per task: the paper seeds as an LE, then a BP ensemble). sbatch reads SBATCH_PARTITION, SBATCH_ACCOUNT and SBATCH_TIMELIMIT from the
 environment; the Fig. 2c-e scripts also LE_PARTITION and LE_ACCOUNT.
 """
 import os
@@ -117,16 +117,16 @@ def price_2cde(costs):
         task = script.name.split("_")[2]
         for model in ("le", "bp"):
             cfg = resolve(F2CDE / "configs" / f"{task}_{model}.yaml")
-            core = le_bp_core_s(cfg, costs) * submit_array_size(script)
-            steps = sum(le_bp_steps(cfg)) * submit_array_size(script)
+            core = le_bp_core_s(cfg, costs) * len(paper_seeds())
+            steps = sum(le_bp_steps(cfg)) * len(paper_seeds())
             price += Price(core, core, *gpu_s(steps))
     return price
 
 
-def submit_array_size(script):
-    """Seeds one submit script trains (one ensemble each for LE and BP): PAPER_SEEDS of submit_lib.sh."""
-    lib = (Path(script).parent / "submit_lib.sh").read_text()
-    return len(re.search(r"PAPER_SEEDS=\(([\d ]+)\)", lib).group(1).split())
+def paper_seeds():
+    """The seeds each Fig. 2c-e submit script trains (one ensemble each for LE and BP): PAPER_SEEDS of
+    submit_lib.sh."""
+    return re.search(r"PAPER_SEEDS=\(([\d ]+)\)", (F2CDE / "submit_lib.sh").read_text()).group(1).split()
 
 
 def describe(panel, costs=MEASURED):
@@ -135,9 +135,9 @@ def describe(panel, costs=MEASURED):
     if sweep.kind == "single":
         return [" ".join(sweep.argv)], 1, Price(sweep.core_s, sweep.core_s)
     if sweep.kind == "submit":
-        commands = [f"bash {s.relative_to(REPO)}   # sbatch array of {submit_array_size(s)} seeds"
-                    for s in SUBMIT_SCRIPTS]
-        return commands, 2 * sum(submit_array_size(s) for s in SUBMIT_SCRIPTS), price_2cde(costs)
+        commands = [f"bash {s.relative_to(REPO)}   # one sbatch job: {len(paper_seeds())} seeds as an LE, then a "
+                    f"BP ensemble" for s in SUBMIT_SCRIPTS]
+        return commands, 2 * len(paper_seeds()) * len(SUBMIT_SCRIPTS), price_2cde(costs)
     commands, runs = job_commands(sweep.script)
     price_one = price_bars if panel.id == "fig3" else price_fc
     total = Price()
@@ -209,10 +209,9 @@ def launch_paper(launcher, only=None):
             for script in SUBMIT_SCRIPTS:
                 if launcher == "slurm":
                     code = _run(["bash", script], cwd=F2CDE)  # the script sbatch's itself (logs/ there)
-                else:  # one seed after the other, without SLURM
-                    seeds = re.search(r"SEEDS=\(([\d ]+)\)", (F2CDE / "submit_lib.sh").read_text()).group(1).split()
-                    code = max(subprocess.run(["bash", str(script)], cwd=F2CDE,
-                                              env=dict(os.environ, SEED=seed)).returncode for seed in seeds)
+                else:  # the same ensembles, without SLURM
+                    code = subprocess.run(["bash", str(script)], cwd=F2CDE,
+                                          env=dict(os.environ, SEEDS=",".join(paper_seeds()))).returncode
                 if code:
                     failed.append(f"{panel.id} {script.name} (exit {code})")
             continue
