@@ -10,8 +10,7 @@ from common.errors import Diverged, Interrupted
 
 from .bars_task import bars_data, build
 from .evaluation import evaluate
-from .network import V_MAX
-from .protocol import epoch_metrics
+from .protocol import RUNAWAY, epoch_metrics, epochs_before_divergence
 from .runfolders import RunGroup, split_state, stack_states
 from .sub_blocks import run_in_sub_blocks
 from .traces import named_traces, record_list, save_arrays
@@ -118,20 +117,15 @@ def _log_block(group, run, cfg, net, k, res, T, e0, e1, per_epoch, n):
     """Metrics, traces and snapshot of network k after epochs e0+1..e1; False once it diverged."""
     t = cfg.training
     run.add_steps((e1 - e0) * per_epoch * n)
-    rows = epoch_metrics(res.out[k], T, per_epoch, t.n_val_samples, t.eval_metric == "accuracy")
-    div_epoch = None
-    if res.diverged_at[k] >= 0:
-        div_epoch = e0 + int(res.diverged_at[k]) // per_epoch + 1
-        rows = rows[:div_epoch - 1 - e0]
+    rows, bad = epochs_before_divergence(
+        epoch_metrics(res.out[k], T, per_epoch, t.n_val_samples, t.eval_metric == "accuracy"),
+        res.diverged_at[k], per_epoch)
     for j, (mse, acc) in enumerate(rows):
-        if not np.isfinite(mse):
-            div_epoch = e0 + j + 1
-            break
         run.log_metrics(epoch=e0 + j + 1, split="val", loss=mse, error=100.0 - acc, accuracy=acc,
                         patterns_seen=(e0 + j + 1) * (per_epoch - t.n_val_samples))
-    if div_epoch is not None:
+    if bad is not None:
         net.active[k] = False
-        group.mark(run, Diverged(div_epoch, f"|voltage| > {V_MAX:g} or not finite"))
+        group.mark(run, Diverged(e0 + bad, RUNAWAY))
         return False
     if t.save_traces:
         tdir = run.path / "traces"
@@ -153,6 +147,9 @@ def _finish(group, net, runs, cfgs, alive, n, c, per_epoch):
         if not alive[k]:
             continue
         E, n_val = cfgs[k].training.n_epochs, cfgs[k].training.n_val_samples
+        if ev[k]["train"]["diverged"] or ev[k]["test"]["diverged"]:
+            group.mark(run, Diverged(E, f"final evaluation: {RUNAWAY}"))
+            continue
         for split in ("train", "test"):
             d = ev[k][split]
             save_arrays(run.path / f"eval_{split}.npz", d)

@@ -2,12 +2,20 @@
 phase, pre-training evaluation, task training, post-training evaluation."""
 import numpy as np
 
-from .dataset import mimic_teacher_data, with_flag
+from common.errors import Diverged
+
+from .dataset import mimic_teacher_data
 from .evaluation import evaluate
 from .network import Microcircuits
-from .protocol import epoch_metrics, train_schedule
+from .protocol import RUNAWAY, epoch_metrics, epochs_before_divergence, train_schedule, with_flag
 from .sub_blocks import run_in_sub_blocks
 from .traces import named_traces, record_list, time_axis
+
+
+def _require_alive(net, epoch, stage):
+    """Diverged (the run's status) once the network's voltages ran away: no result is valid after."""
+    if not net.active[0]:
+        raise Diverged(epoch, f"{RUNAWAY} {stage}")
 
 
 def _traces(res, c, dt):
@@ -18,7 +26,8 @@ def _traces(res, c, dt):
 def run_mimic(cfg, on_epoch_block=None, check_stop=None):
     """Whole mimic protocol. Returns a dict of arrays and metrics (see keys below).
     on_epoch_block(epoch_end, rows) is called after each block of task epochs (for logging);
-    check_stop() runs between engine calls and may raise to end the task early."""
+    check_stop() runs between engine calls and may raise to end the task early. Raises
+    common.errors.Diverged when the teacher's or the student's voltages run away."""
     nw, tr = cfg.network, cfg.training
     n, c = nw.steps_per_pattern, cfg.record_every
     params = nw.net_params()
@@ -36,34 +45,36 @@ def run_mimic(cfg, on_epoch_block=None, check_stop=None):
     # stage 1: self-prediction, no nudging, learning on (spec §6.3)
     sp = nw.eta_selfpred
     student.set_eta(0, sp.up, sp.pi, sp.ip)
-    w_up_before = {k: v for k, v in student.weights(0).items() if k.startswith("W_up")}
     if tr.n_epochs_selfpred > 0:
         perms = [rng.permutation(len(x)) for _ in range(tr.n_epochs_selfpred)]
         X = np.concatenate([x[p] for p in perms])[None]                      # (1, P, N0)
         T = np.concatenate([with_flag(y[p], 0) for p in perms])[None]        # (1, P, N_L + 1)
         r = run_in_sub_blocks(student, X, T, True, n, check_stop, record=rec, record_every=c)
+        _require_alive(student, 0, "in the self-prediction phase")
         out["selfpred_traces"] = _traces(r, c, nw.dt)
-    out["weights_post_selfpred"] = student.weights(0)
-    if sp.up == [0.0] * len(sp.up):
-        assert all(np.array_equal(w_up_before[k], out["weights_post_selfpred"][k])
-                   for k in w_up_before)
+    out["weights_post_selfpred"] = student.weights(0)       # W_up unchanged if eta_selfpred.up = 0
     eta_pi = nw.eta.pi if tr.mimic_freeze_w_pi else sp.pi                    # spec Q14
     student.set_eta(0, nw.eta.up, eta_pi, nw.eta.ip)
 
     # pre-training evaluation on the same pairs (spec §6.4)
     out["eval_pretrain"] = evaluate(student, [(x, y)], n, c, [False], check_stop)[0]
+    _require_alive(student, 0, "in the evaluation before training")
 
     # stage 2: task training with validation blocks (spec §6.5)
     sched = train_schedule(rng, x, y, x, y, tr.n_epochs, tr.n_val_samples)
     learn = (sched.T[:, -1] == 1.0)[None]
     r = run_in_sub_blocks(student, sched.X[None], sched.T[None], learn, n, check_stop, record=rec,
                           record_every=c)
-    rows = epoch_metrics(r.out[0], sched.T, sched.per_epoch, tr.n_val_samples, classify=False)
-    out["val_mse"] = np.array([m for m, _ in rows])
-    out["train_traces"] = _traces(r, c, nw.dt)
-    out["diverged"] = bool(r.diverged_at[0] >= 0)
+    rows, bad = epochs_before_divergence(
+        epoch_metrics(r.out[0], sched.T, sched.per_epoch, tr.n_val_samples, classify=False),
+        r.diverged_at[0], sched.per_epoch)
     if on_epoch_block is not None:
         on_epoch_block(tr.n_epochs, rows)
+    if bad is not None:
+        raise Diverged(bad, RUNAWAY)
+    out["val_mse"] = np.array([m for m, _ in rows])
+    out["train_traces"] = _traces(r, c, nw.dt)
     out["weights_post"] = student.weights(0)
     out["eval"] = evaluate(student, [(x, y)], n, c, [False], check_stop)[0]
+    _require_alive(student, tr.n_epochs, "in the final evaluation")
     return out

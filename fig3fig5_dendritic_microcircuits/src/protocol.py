@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dataset import with_flag
+from .network import V_MAX
+
+RUNAWAY = f"|voltage| > {V_MAX:g} or not finite"      # why a network counts as diverged
 
 
 @dataclass
@@ -13,6 +15,11 @@ class Schedule:
     X: np.ndarray       # (P, N0) inputs, P = n_epochs * (n_train + n_val)
     T: np.ndarray       # (P, N_L + 1) targets, last column 1 = nudged training pattern, 0 = validation
     per_epoch: int      # patterns per epoch
+
+
+def with_flag(y, flag):
+    """Append the nudge-flag column: (P, N) -> (P, N + 1)."""
+    return np.concatenate([y, np.full((len(y), 1), float(flag))], axis=1)
 
 
 def train_schedule(rng, x_train, y_train, x_val, y_val, n_epochs, n_val_samples):
@@ -39,6 +46,18 @@ def epoch_metrics(out, T, per_epoch, n_val, classify=True):
         sl = slice(e * per_epoch + per_epoch - n_val, (e + 1) * per_epoch)
         rows.append(metrics(out[sl], T[sl, :-1], classify))
     return rows
+
+
+def epochs_before_divergence(rows, diverged_at, per_epoch):
+    """Cut the validation rows of a block at the epoch in which the network diverged: its voltages
+    ran away at pattern diverged_at (>= 0), or the epoch's MSE is not finite. Returns (rows of the
+    epochs before, that epoch counted from 1 within the block, or None)."""
+    bad = int(diverged_at) // per_epoch + 1 if diverged_at >= 0 else None
+    for j, (mse, _) in enumerate(rows[:bad - 1 if bad else None]):
+        if not np.isfinite(mse):
+            bad = j + 1
+            break
+    return (rows, None) if bad is None else (rows[:bad - 1], bad)
 
 
 def eval_sequences(rng, x, y):
