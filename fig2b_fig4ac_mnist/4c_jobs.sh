@@ -9,11 +9,15 @@ lib="$(dirname "${BASH_SOURCE[0]}")/jobs_lib.sh"
 [[ -f "$lib" ]] || lib="$("${PYTHON:-python}" -c 'import fig2b_fig4ac_mnist as m, os; print(os.path.dirname(m.__file__))')/jobs_lib.sh"
 source "$lib"
 parse_args "$@"
-# one ensemble of the 3 seeds per (dt, tau_s, n_updates)
+# one ensemble per (dt, n_updates): its tau_s settings x 3 seeds (6 or 9 networks)
 for n in 20 50 100 200 500 1000; do
-    for setting in "0.01 0.0" "0.01 0.1" "0.05 0.0" "0.05 0.5" "0.05 2.0"; do
-        read -r dt tau_s <<< "$setting"
-        add_sweep "4c_dt${dt}_taus${tau_s}_n${n}" 42,69,12345 4c_params.yaml "dt=$dt" "tau_s=$tau_s" "n_updates=$n"
+    for setting in "0.01 0.0 0.1" "0.05 0.0 0.5 2.0"; do
+        read -r dt taus <<< "$setting"
+        variants=()
+        for tau_s in $taus; do
+            variants+=(--variant "taus${tau_s}" "tau_s=$tau_s")
+        done
+        add_sweep "4c_dt${dt}_{variant}_n${n}" 42,69,12345 4c_params.yaml "dt=$dt" "n_updates=$n" "${variants[@]}"
     done
 done
 run_jobs

@@ -22,7 +22,8 @@ from fig2b_fig4ac_mnist.src.schedule import adapt_tau, evaluate, train_pass
 # config keys each network of an ensemble may set for itself; every other key is shared
 PER_NETWORK = ("seed", "reseed_after_init", "init_std", "tau", "tau_m", "tau_width", "tau_clip", "beta",
                "noise_width", "prosp_rate_errors", "feedback_alignment", "learning_rate", "lr_multiplier",
-               "lr_factors", "lr_factors_tau", "adapt_tau")
+               "lr_factors", "lr_factors_tau", "adapt_tau", "tau_s", "forward_filter", "backward_filter",
+               "target_lpf")
 
 
 def ensemble_key(cfg):

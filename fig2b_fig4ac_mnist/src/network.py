@@ -3,8 +3,8 @@
 An ensemble of K independent networks of the same shapes is stepped together: every tensor carries a
 leading network axis k, weights are K x n_{l-1} x n_l and states K x B x n_l, and the matrix products
 are batched (bmm). A single network is the ensemble K = 1. Per network: the seed (W, b, B, tau jitter),
-tau, tau_m, tau_width, beta, learning rates, noise width and noise stream, feedback alignment and
-prosp_rate_errors. Shared: sizes, dt, n_updates, tau_s and the filter flags.
+tau, tau_m, tau_width, beta, learning rates, noise width and noise stream, feedback alignment,
+prosp_rate_errors, tau_s and the filter flags. Shared: sizes, dt, n_updates, target_type.
 
 Layers l = 1 .. L (index 0 .. L-1 in code): hard-sigmoid hidden layers, linear output layer.
 One call of `step` is one explicit Euler step in the Jacobi (pipelined) order of spec §1.4.
@@ -19,8 +19,7 @@ import contextlib
 import torch
 
 STATES = ("u", "u_hat", "d", "I", "e", "r", "phi_prime", "rbar", "gbar")
-SHARED = ("input_size", "hidden_sizes", "classes", "dt", "n_updates", "tau_s", "forward_filter",
-          "backward_filter", "target_lpf", "target_type")
+SHARED = ("input_size", "hidden_sizes", "classes", "dt", "n_updates", "target_type")
 
 
 class LENetwork:
@@ -44,15 +43,22 @@ class LENetwork:
         self.L = len(self.sizes) - 1
         self.dt = float(cfg.dt)
         self.n_updates = int(cfg.n_updates)
-        self.tau_s = float(cfg.tau_s)
         self.target_type = cfg.target_type
-        # tau_s == 0 switches every filter off, whatever the flags (spec §1.3, Q11)
-        self.forward_filter = bool(cfg.forward_filter) and self.tau_s > 0
-        self.backward_filter = bool(cfg.backward_filter) and self.tau_s > 0
-        self.target_lpf = bool(cfg.target_lpf) and self.tau_s > 0
 
         def per_net(values, dtype=self.dtype):  # K values -> K x 1 x 1
             return torch.tensor(values, dtype=dtype, device=self.device).reshape(self.K, 1, 1)
+
+        # tau_s == 0 switches every filter off, whatever the flags (spec §1.3, Q11). A filter's weight is
+        # dt / tau_s (L tau_s for the target, Q11) where it is on and 1 where it is off: lerp with weight 1
+        # returns its end point exactly, so networks without a filter pass through unchanged.
+        tau_s = [float(c.tau_s) for c in cfgs]
+        forward = [bool(c.forward_filter) and t > 0 for c, t in zip(cfgs, tau_s)]
+        backward = [bool(c.backward_filter) and t > 0 for c, t in zip(cfgs, tau_s)]
+        target = [bool(c.target_lpf) and t > 0 for c, t in zip(cfgs, tau_s)]
+        self.forward_filter, self.backward_filter, self.target_lpf = any(forward), any(backward), any(target)
+        self.a_forward = per_net([self.dt / t if on else 1.0 for on, t in zip(forward, tau_s)])  # K x 1 x 1
+        self.a_backward = per_net([self.dt / t if on else 1.0 for on, t in zip(backward, tau_s)])  # K x 1 x 1
+        self.a_target = per_net([self.dt / (self.L * t) if on else 1.0 for on, t in zip(target, tau_s)])
 
         self.beta = per_net([float(c.beta) for c in cfgs])  # K x 1 x 1
         self.noise_widths = [float(c.noise_width) for c in cfgs]
@@ -170,12 +176,11 @@ class LENetwork:
         elif B != self.u[0].shape[1]:
             raise ValueError(f"batch size {B} differs from the network's {self.u[0].shape[1]}")
         L = self.L
-        a = self.dt / self.tau_s if self.tau_s > 0 else 0.0
 
         # 1. target state (frozen in eval)
         if train:
             if self.target_lpf:
-                self.ybar.lerp_(y, self.dt / (L * self.tau_s))  # K x B x n_L, time constant L*tau_s (spec Q11)
+                self.ybar.lerp_(y, self.a_target)  # K x B x n_L, time constant L*tau_s (spec Q11)
             else:
                 self.ybar.copy_(y)
         # 3. output error from previous-step quantities, phi'_L = 1
@@ -211,7 +216,7 @@ class LENetwork:
                         torch.randn(noise[k].shape, generator=g, out=noise[k])  # B x n_l
                 rho.addcmul_(noise, self.noise_width)
             if self.forward_filter:
-                self.rbar[l].lerp_(rho, a)
+                self.rbar[l].lerp_(rho, self.a_forward)
                 self.r[l].copy_(self.rbar[l])
             elif l == L - 1:
                 self.r[l].copy_(rho)
@@ -222,7 +227,7 @@ class LENetwork:
                 g = self._e_next[l - 1]  # K x B x n_{l-1}
                 torch.bmm(self._diff[l], M.mT, out=g).mul_(self.phi_prime[l - 1])
                 if self.backward_filter:
-                    self.gbar[l].lerp_(g, a)
+                    self.gbar[l].lerp_(g, self.a_backward)
                     g.copy_(self.gbar[l])
             # 6. plasticity with (rho_in of this step, e_l^n): one batched GEMM, rho_in^T e / B
             if train:

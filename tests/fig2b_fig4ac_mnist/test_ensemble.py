@@ -18,6 +18,7 @@ SMALL = {"hidden_sizes": [30, 20], "train_samples": 64, "val_samples": 40, "test
 VARIANTS = {
     "jitter_noise": dict(tau_width=0.2, noise_width=0.1, adapt_tau=True, prosp_rate_errors=True),
     "fa_no_prosp": dict(feedback_alignment=True, tau=0.0, tau_m=10.0, prosp_rate_errors=True, beta=0.2),
+    "filtered": dict(tau_s=0.05, forward_filter=True, backward_filter=True, target_lpf=True, noise_width=0.2),
     "exploding": dict(tau=0.001, tau_m=0.001),  # dt / tau_m = 10: the Euler step diverges
 }
 
@@ -44,11 +45,11 @@ def _single(cfg, seed, out, *extra):
 
 
 def test_ensemble_members_equal_their_single_runs(tmp_path):
-    """K = 4 (2 configs x 2 seeds): metrics.csv and final metrics equal bit for bit."""
-    cfgs = [_config(tmp_path, "jitter_noise"), _config(tmp_path, "fa_no_prosp")]
+    """K = 6 (3 configs x 2 seeds): metrics.csv and final metrics equal bit for bit."""
+    cfgs = [_config(tmp_path, "jitter_noise"), _config(tmp_path, "fa_no_prosp"), _config(tmp_path, "filtered")]
     root = tmp_path / "sweep"
     assert train_mod.main(["sweep", *map(str, cfgs), "--seeds", "3,4", "--root", str(root)]) == 0
-    assert "4 networks:" in (root / "fa_no_prosp" / "seed4" / "log.txt").read_text()  # one ensemble
+    assert "6 networks:" in (root / "fa_no_prosp" / "seed4" / "log.txt").read_text()  # one ensemble
     for cfg in cfgs:
         for seed in (3, 4):
             member, single = root / cfg.stem / f"seed{seed}", tmp_path / "single" / cfg.stem / f"seed{seed}"
