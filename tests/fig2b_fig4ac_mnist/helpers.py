@@ -32,7 +32,7 @@ class Single:
             return [t[0, 0] for t in value]
         if isinstance(value, list) and value and isinstance(value[0], torch.Tensor):
             return [t[0] for t in value]
-        if isinstance(value, torch.Tensor) and name != "tau_learning":
+        if isinstance(value, torch.Tensor):
             return value[0]
         return value
 
