@@ -60,7 +60,6 @@ class RunGroup:
     def diverged(self, run, epoch, reason):
         self.outcome[id(run)] = Diverged(epoch, reason)
         run.update_summary(diverged_epoch=epoch, diverged_reason=reason)
-        print(f"{run.path}: diverged at epoch {epoch}: {reason}; the other networks go on")
 
     def __exit__(self, exc_type, exc, tb):
         for run in reversed(self.entered):
@@ -117,6 +116,8 @@ def _train(group, members, start, splits, device, dtype):
         alive[k] = False
         net.silence(k)
         group.diverged(runs[k], epoch, reason)
+        if K > 1:
+            say(k, f"diverged at epoch {epoch}: {reason}; silenced, the other networks go on")
 
     if start > 0:
         for k, run in enumerate(runs):
