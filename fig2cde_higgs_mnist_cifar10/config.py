@@ -7,7 +7,7 @@ from typing import Literal
 from common.config import require
 
 LE_KEYS = ("variant", "n_updates", "batch_learning_multiplier", "dt", "tau", "beta", "lr_factors",
-           "init_std", "conv_bias_lr")
+           "init_std", "conv_bias_lr", "voltage_form")
 BP_KEYS = ("lr", "momentum", "weight_decay")
 # the update-matched BP baseline takes its init and per-step rates from these LE keys
 MATCHED_KEYS = ("n_updates", "batch_learning_multiplier", "beta", "lr_factors", "init_std", "conv_bias_lr")
@@ -48,6 +48,9 @@ class Config:
     lr_factors: list[float] | None = None  # f_k, one per stage (pools included)
     init_std: float | None = None
     conv_bias_lr: Literal["mean", "sum"] | None = None  # spec Q1
+    # spec Q2: exact = u_hat formed as a + eps, eps handed down; authors = their float32 evaluation
+    # u + tau ((a - u + eps) / tau), u_hat - a handed down (the two part at the 1e-4 level, README)
+    voltage_form: Literal["exact", "authors"] | None = None
     reseed_after_init: int | None = None  # spec Q3: shuffle stream seeded with this for every seed
     # BP only (null in LE configs)
     # authors: spec §2.1 networks, one SGD step per batch; update_matched: the equivalent ANN of the LE

@@ -38,7 +38,7 @@ class LETrainer:
         self.net = build_le(cfg.task, beta=cfg.beta, tau=cfg.tau, dt=cfg.dt,
                             eta=le_learning_rate(cfg.batch_learning_multiplier, cfg.n_updates, cfg.dt),
                             lr_factors=cfg.lr_factors, variant=cfg.variant, init_std=cfg.init_std,
-                            conv_bias_lr=cfg.conv_bias_lr, device=device)
+                            conv_bias_lr=cfg.conv_bias_lr, voltage_form=cfg.voltage_form, device=device)
         self.present = graphed_present(self.net, device)  # a CUDA graph per batch on a GPU
         self.threshold = RATE_THRESHOLD[cfg.task]
 

@@ -36,10 +36,11 @@ def le_stages(task: str, init_std: float = 0.05, conv_bias_lr: str = "mean", dev
 
 def build_le(task: str, *, beta: float, tau: float, dt: float, eta: float,
              lr_factors: Sequence[float], variant: str = "vanilla", init_std: float = 0.05,
-             conv_bias_lr: str = "mean", device="cpu", dtype=torch.float32) -> LESequential:
+             conv_bias_lr: str = "mean", voltage_form: str = "exact", device="cpu",
+             dtype=torch.float32) -> LESequential:
     stages = le_stages(task, init_std, conv_bias_lr, device, dtype)
     return LESequential(stages, beta=beta, tau=tau, dt=dt, eta=eta, lr_factors=lr_factors,
-                        variant=variant)
+                        variant=variant, voltage_form=voltage_form)
 
 
 class _LeNet(nn.Module):

@@ -27,6 +27,7 @@ def identity(u_hat: torch.Tensor, r: torch.Tensor, rp: torch.Tensor) -> None:
 
 
 ACTIVATIONS = {"hard_sigmoid": hard_sigmoid, "linear": identity}
+VOLTAGE_FORMS = ("exact", "authors")
 
 
 def _resize_rows(t: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -84,6 +85,7 @@ class _WeightStage(_Stage):
         self.phi = ACTIVATIONS[phi]
         self.tau = 10.0
         self.dt = 0.1
+        self.voltage_form = "exact"  # set by the container, see _neurons
         self.lr = 0.0  # eta_k * dt, set by the container
         self.delta: torch.Tensor | None = None
         self.eps_zero = True  # eps is exactly zero: its delta is zero too, so skip the work
@@ -98,10 +100,21 @@ class _WeightStage(_Stage):
     def _neurons(self, a: torch.Tensor) -> None:
         """Prospective voltage and membrane update from the basal input a (spec §1.2 steps 2-3).
 
-        u_hat = u + tau du/dt with du/dt = (a - u + eps) / tau is exactly a + eps: u cancels (Q2), so
-        u_hat is formed directly and u takes its Euler step u += dt (u_hat - u) / tau."""
-        u_hat = a if self.eps_zero else a.add_(self.eps)  # [B, *out_shape], in a's memory
-        self.u.lerp_(u_hat, self.dt / self.tau)  # u never feeds back into r (spec Q2)
+        u_hat = u + tau du/dt with du/dt = (a - u + eps) / tau is exactly a + eps: u cancels (Q2).
+        exact: u_hat is formed as a + eps, u takes its Euler step u += dt (u_hat - u) / tau, and the
+          error handed down is eps itself.
+        authors: the authors' float32 evaluation, u_hat = u + tau ((a - u + eps) / tau), u += dt du/dt,
+          and the error handed down is u_hat - a. Its rounding (~1e-7 of u) is the only difference;
+          it can flip a hard-sigmoid kink or a max-pool choice, after which the two forms part."""
+        if self.voltage_form == "authors":
+            du_dt = (a - self.u + self.eps) / self.tau  # [B, *out_shape]
+            u_hat = self.u + self.tau * du_dt
+            self.u.add_(self.dt * du_dt)
+            self.eps = u_hat - a  # read by forward's delta; replaced in backward
+            self.eps_zero = False  # rounding: not exactly zero even when eps was
+        else:
+            u_hat = a if self.eps_zero else a.add_(self.eps)  # [B, *out_shape], in a's memory
+            self.u.lerp_(u_hat, self.dt / self.tau)  # u never feeds back into r (spec Q2)
         self.u_hat = u_hat
         self.phi(u_hat, self.r, self.rp)
 

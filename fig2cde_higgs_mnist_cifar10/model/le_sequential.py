@@ -6,6 +6,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from fig2cde_higgs_mnist_cifar10.model.le_layers import VOLTAGE_FORMS
+
 VARIANTS = ("vanilla", "full_forward_pass")
 
 
@@ -28,9 +30,11 @@ class LESequential:
     """
 
     def __init__(self, stages: Sequence, beta: float, tau: float, dt: float, eta: float,
-                 lr_factors: Sequence[float], variant: str = "vanilla"):
+                 lr_factors: Sequence[float], variant: str = "vanilla", voltage_form: str = "exact"):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if voltage_form not in VOLTAGE_FORMS:
+            raise ValueError(f"voltage_form must be one of {VOLTAGE_FORMS}, got {voltage_form!r}")
         if len(lr_factors) != len(stages):
             raise ValueError(f"need one lr factor per stage ({len(stages)}), got {len(lr_factors)}")
         if tau <= 0 or dt <= 0:
@@ -41,6 +45,7 @@ class LESequential:
         self.variant = variant
         for stage, f_k in zip(self.stages, self.lr_factors):
             stage.tau, stage.dt = self.tau, self.dt
+            stage.voltage_form = voltage_form  # how u_hat is evaluated (le_layers._WeightStage._neurons)
             stage.lr = self.eta * f_k * self.dt  # eta_k dt, the per-step weight-change coefficient
         self.weight_stages = [s for s in self.stages if s.has_weights]
 

@@ -7,11 +7,11 @@ N_STAGES = {"higgs": 4, "mnist": 6, "cifar10": 6}
 
 
 def make_net(task="higgs", beta=0.1, tau=10.0, dt=0.1, eta=1.0, variant="vanilla", seed=0,
-             lr_factors=None, conv_bias_lr="mean", dtype=torch.float32):
+             lr_factors=None, conv_bias_lr="mean", dtype=torch.float32, voltage_form="exact"):
     torch.manual_seed(seed)
     return build_le(task, beta=beta, tau=tau, dt=dt, eta=eta,
                     lr_factors=lr_factors or [1.0] + [0.5] * (N_STAGES[task] - 1), variant=variant,
-                    conv_bias_lr=conv_bias_lr, dtype=dtype)
+                    conv_bias_lr=conv_bias_lr, voltage_form=voltage_form, dtype=dtype)
 
 
 def batch(task="higgs", B=8, seed=1, dtype=torch.float32):
