@@ -183,16 +183,30 @@ def test_bars_jobs_dry_run_lists_all_220_runs():
                        capture_output=True, text=True, timeout=60, env=dict(os.environ, JOBS="1"))
     assert p.returncode == 0
     lines = p.stdout.strip().splitlines()
-    assert lines[-1] == "# 11 sweeps, 220 runs"
+    assert lines[-1] == "# 12 sweeps, 220 runs"
     cmds = lines[:-1]
-    assert len(cmds) == 11 and all("sweep" in c and "training.n_epochs=2" in c for c in cmds)
-    assert all("--seeds 12345-12354" in c for c in cmds)
+    assert len(cmds) == 12 and all("sweep" in c and "training.n_epochs=2" in c for c in cmds)
+    assert [c.split("--seeds ")[1].split()[0] for c in cmds[:3]] == [
+        "12345-12349", "12350-12354", "12345-12354"]                   # N = 5000 in seed halves
+    assert all("--seeds 12345-12354" in c for c in cmds[2:])
     for N in (3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000):
         assert sum(f"bars_le_tpres_{N}.yaml" in c and f"bars_orig_tpres_{N}.yaml" in c
-                   for c in cmds) == 1
+                   for c in cmds) == (2 if N == 5000 else 1)
     p = subprocess.run(["bash", str(FOLDER / "bars_jobs.sh"), "--dry-run"], capture_output=True,
                        text=True, timeout=60, env=dict(os.environ, SLURM_JOB_ID="1"))
     assert all(c.startswith("srun ") for c in p.stdout.strip().splitlines()[:-1])
+
+
+def test_bars_jobs_split_sweep_writes_one_folder_per_config_and_seed(tmp_path):
+    """Two sweeps side by side, one per seed half, write the same folders one sweep would."""
+    env = dict(os.environ, NS="3", SPLIT_NS="3", SEEDS="1-3", JOBS="2")
+    p = subprocess.run(["bash", str(FOLDER / "bars_jobs.sh"), "--root", str(tmp_path),
+                        "training.n_epochs=1"], capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("ensemble of") == 2 and "ensemble of 4 runs" in p.stdout
+    runs = sorted(f"{d.parent.name}/{d.name}" for d in tmp_path.glob("*/seed*"))
+    assert runs == [f"bars_{v}_tpres_3/seed{s}" for v in ("le", "orig") for s in (1, 2, 3)]
+    assert all(summary(tmp_path / r)["status"] == "completed" for r in runs)
 
 
 def test_snapshot_epochs_and_bias_option(tmp_path):
