@@ -5,9 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from common.synthetic import write_higgs
+from common.synthetic import write_higgs, write_idx_gz, write_mnist_like
 from fig2cde_higgs_mnist_cifar10.train import main
 
 FOLDER = Path(__file__).resolve().parents[2] / "fig2cde_higgs_mnist_cifar10"
@@ -70,3 +71,17 @@ def test_cli_refuses_empty_train_split(higgs_root, tmp_path):
     assert proc.returncode == 2
     _assert_refused(out, proc.stderr, ["val_size"])
 
+
+def test_fewer_labels_than_images_exit_2(tmp_path, capsys):
+    """A label file shorter than its image file is an error, not a silently smaller data set."""
+    raw = tmp_path / "MNIST" / "raw"
+    write_mnist_like(raw, 96, 32)
+    write_idx_gz(raw / "train-labels-idx1-ubyte.gz", np.arange(90) % 10)  # 90 labels for 96 images
+    out = tmp_path / "run"
+    code = main([str(CONFIGS / "smoke_mnist_le.yaml"), "dataset=mnist", f"data_root={tmp_path}",
+                 "val_size=16", "epochs=1", "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "90 labels" in err[0] and "96 images" in err[0], err
+    summary = out / "summary.json"
+    assert not summary.is_file() or json.loads(summary.read_text())["status"] != "completed"
