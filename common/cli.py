@@ -43,6 +43,24 @@ def parse_entry_args(cfg_cls, argv=None, description=None, parser=None):
     return cfg, args
 
 
+def parse_seeds(text):
+    """'1-10', '42,69' or '1-3,7' -> list of ints; an empty range (5-1), a seed named twice or
+    anything else is a UsageError."""
+    seeds = []
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        try:
+            lo, hi = int(lo), int(hi or lo)
+        except ValueError:
+            raise UsageError(f"--seeds: {text!r} is not like 1-10, 42,69 or 1-3,7") from None
+        if hi < lo:
+            raise UsageError(f"--seeds: the range {part.strip()!r} is empty (write low-high)")
+        seeds += range(lo, hi + 1)
+    if len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds: {text!r} names a seed twice")
+    return seeds
+
+
 def entry_point(main):
     """Run `main`; a UsageError prints one line on stderr and exits with code 2."""
     @functools.wraps(main)

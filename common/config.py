@@ -1,6 +1,7 @@
 """YAML -> frozen dataclass with typed `key=value` overrides and one-line errors."""
 import copy
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -12,6 +13,7 @@ from common.errors import UsageError
 
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_NON_FINITE = re.compile(r"[-+]?(inf|infinity|nan)", re.IGNORECASE)
 
 
 class ConfigError(UsageError):
@@ -38,8 +40,9 @@ def _type_name(tp):
     return getattr(tp, "__name__", str(tp))
 
 
-def _coerce(value, tp, key):
-    """Check `value` against the annotation `tp`; return it (ints become floats for float fields)."""
+def _coerce(value, tp, key, allow_inf=False):
+    """Check `value` against the annotation `tp`; return it (ints become floats for float fields).
+    Float fields must be finite unless the field's metadata says {"allow_inf": True}."""
     origin = typing.get_origin(tp)
     bad = ConfigError(f"config key '{key}': expected {_type_name(tp)}, got {value!r}")
     if tp is typing.Any:
@@ -51,21 +54,24 @@ def _coerce(value, tp, key):
                               f"(allowed: {', '.join(repr(a) for a in allowed)})")
         return value
     if origin in (typing.Union, types.UnionType):
+        telling = []                # an option that got past the type check says more
         for option in typing.get_args(tp):
             try:
-                return _coerce(value, option, key)
-            except ConfigError:
-                continue
-        raise bad
+                return _coerce(value, option, key, allow_inf)
+            except ConfigError as err:
+                if not str(err).startswith(f"config key '{key}': expected"):
+                    telling.append(err)
+        raise telling[0] if telling else bad
     if origin is list:
         if not isinstance(value, list):
             raise bad
         (inner,) = typing.get_args(tp)
-        return [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [_coerce(v, inner, f"{key}[{i}]", allow_inf) for i, v in enumerate(value)]
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise bad
-        return tuple(_coerce(v, typing.get_args(tp)[0], f"{key}[{i}]") for i, v in enumerate(value))
+        return tuple(_coerce(v, typing.get_args(tp)[0], f"{key}[{i}]", allow_inf)
+                     for i, v in enumerate(value))
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise bad
@@ -79,11 +85,16 @@ def _coerce(value, tp, key):
             raise bad
         return value
     if tp is float:
-        if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
-            return float(value)                     # YAML 1.1 reads 1e-3 (no dot) as a string
+        if isinstance(value, str) and _NON_FINITE.fullmatch(value.strip()):
+            value = float(value)                    # 'inf', 'nan': meant as numbers, checked below
+        elif isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+            value = float(value)                    # YAML 1.1 reads 1e-3 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad
-        return float(value)
+        value = float(value)
+        if math.isnan(value) or (math.isinf(value) and not allow_inf):
+            raise ConfigError(f"config key '{key}': must be a finite number, got {value}")
+        return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad
@@ -109,7 +120,8 @@ def _build(cls, data, prefix=""):
     values = {}
     for name, f in fields.items():
         if name in data:
-            values[name] = _coerce(data[name], hints[name], prefix + name)
+            values[name] = _coerce(data[name], hints[name], prefix + name,
+                                   f.metadata.get("allow_inf", False))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"missing config key '{prefix}{name}' ({_type_name(hints[name])})")
     obj = cls(**values)
@@ -117,6 +129,17 @@ def _build(cls, data, prefix=""):
     if callable(check):
         check()
     return obj
+
+
+def _section_class(hint):
+    """The dataclass of a nested section, also when it is optional (`Eta | None`), else None."""
+    if dataclasses.is_dataclass(hint):
+        return hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        sections = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)]
+        if len(sections) == 1:
+            return sections[0]
+    return None
 
 
 def _set_dotted(data, dotted, value, cls):
@@ -131,13 +154,34 @@ def _set_dotted(data, dotted, value, cls):
         if i == len(parts) - 1:
             node[part] = value
             return
-        hint = typing.get_type_hints(node_cls)[part]
-        node_cls = hint if dataclasses.is_dataclass(hint) else None
+        node_cls = _section_class(typing.get_type_hints(node_cls)[part])
         if node_cls is None:
             raise ConfigError(f"config key '{'.'.join(parts[:i + 1])}' has no sub-keys")
-        node = node.setdefault(part, {})
+        if node.get(part) is None:                  # an absent or null optional section
+            node[part] = {}
+        node = node[part]
         if not isinstance(node, dict):
             raise ConfigError(f"config key '{'.'.join(parts[:i + 1])}' is not a mapping")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ConfigError(f"key '{key}' appears twice in one mapping "
+                                  f"(line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _load_yaml(text):
+    return yaml.load(text, Loader=_StrictLoader)
 
 
 def parse_override(text):
@@ -146,9 +190,11 @@ def parse_override(text):
         raise ConfigError(f"override '{text}' is not of the form key=value")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    except ConfigError as err:
+        raise ConfigError(f"override '{text}': {err}")
     return key.strip(), value
 
 
@@ -169,9 +215,16 @@ def load_config(cls, path, overrides=()):
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.start}: "
+                          f"{err.object[err.start:err.start + 1]!r}); save it as UTF-8")
+    try:
+        data = _load_yaml(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"config file {path} is not valid YAML: {str(err).splitlines()[0]}")
+    except ConfigError as err:
+        raise ConfigError(f"config file {path}: {err}")
     return load_config_dict(cls, data if data is not None else {}, overrides)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.cli import UsageParser
+from common.cli import UsageParser, parse_seeds
 from common.config import config_to_dict, load_config
 from common.divergence import check_finite
 from common.errors import Diverged, Interrupted, UsageError
@@ -24,20 +24,6 @@ from common.runfolder import RunFolder, default_run_dir
 from fig2cde_higgs_mnist_cifar10 import train
 from fig2cde_higgs_mnist_cifar10.config import Config
 from fig2cde_higgs_mnist_cifar10.ensemble import build_ensemble
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'1,2,3,5' or ranges '1-3,7' -> [1, 2, 3, 7]."""
-    seeds = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        try:
-            seeds += list(range(int(a), int(b or a) + 1))
-        except ValueError:
-            raise UsageError(f"--seeds: {text!r} is not like 1,2,3 or 1-3") from None
-    if len(set(seeds)) != len(seeds):
-        raise UsageError(f"--seeds: {text!r} names a seed twice")
-    return seeds
 
 
 class RunGroup:

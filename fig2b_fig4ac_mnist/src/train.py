@@ -14,25 +14,13 @@ import shlex
 import sys
 from pathlib import Path
 
-from common.cli import UsageParser, entry_point, parse_entry_args
+from common.cli import UsageParser, entry_point, parse_entry_args, parse_seeds
 from common.config import load_config
 from common.errors import UsageError
 from common.runfolder import default_run_dir
 from fig2b_fig4ac_mnist.src.config import Config
 from fig2b_fig4ac_mnist.src.ensemble_runs import ensemble_key, train_ensemble
 from fig2b_fig4ac_mnist.src.paths import FOLDER, RUNS
-
-
-def parse_seeds(text):
-    """'1-10', '42,69' or '1-3,7' -> list of ints."""
-    seeds = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        try:
-            seeds += list(range(int(lo), int(hi or lo) + 1))
-        except ValueError:
-            raise UsageError(f"--seeds: {text!r} is not like 1-10 or 42,69") from None
-    return seeds
 
 
 def sweep(argv):

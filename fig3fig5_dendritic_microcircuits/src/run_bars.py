@@ -10,7 +10,7 @@ writes one standard run folder per (config, seed), identical to what `train` wri
 import sys
 from pathlib import Path
 
-from common.cli import UsageParser, entry_parser, entry_point, parse_entry_args
+from common.cli import UsageParser, entry_parser, entry_point, parse_entry_args, parse_seeds
 from common.config import load_config
 from common.errors import UsageError
 from common.runfolder import default_run_dir
@@ -20,18 +20,6 @@ from fig3fig5_dendritic_microcircuits.src.bars_train import sweep, train_group
 from fig3fig5_dendritic_microcircuits.src.config import BarsConfig
 
 FOLDER = Path(__file__).resolve().parents[1]
-
-
-def parse_seeds(text):
-    seeds = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        try:
-            lo, hi = int(a), int(b or a)
-        except ValueError:
-            raise UsageError(f"--seeds: {text!r} is not like 12345-12354 or 1,2,3")
-        seeds += list(range(lo, hi + 1))
-    return seeds
 
 
 def cmd_train(argv):
