@@ -164,6 +164,16 @@ def test_mimic_train_and_eval(tmp_path, capsys):
     assert fig.stat().st_size > 1000
 
 
+def test_reading_an_unfinished_run_folder_exits_2_with_one_line(tmp_path, capsys):
+    (tmp_path / "config.yaml").write_text("network: {}\n")
+    for main, argv, missing in ((run_bars.main, ["eval", str(tmp_path)], "metrics.csv"),
+                                (run_single_mc.main, ["eval", str(tmp_path)], "teacher.npz"),
+                                (plot_fig5.main, [str(tmp_path)], "teacher.npz")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(tmp_path) in err[0] and missing in err[0]
+
+
 def test_plot_fig3_aggregates_over_seeds(tmp_path):
     orig = _orig_smoke(tmp_path)
     assert run_bars.main(["sweep", str(SMOKE), str(orig), "--seeds", "1-2", "--root",
