@@ -77,7 +77,7 @@ def test_slurm_launcher_submits_each_job_script_command_as_an_array_task(tmp_pat
         call = next(c for c in calls if f"--job-name=le-{panel}" in c)
         assert f"--array=0-{len(commands) - 1}" in call and str(tmp_path / "launch" / f"{panel}.list") in call
     # each task is an ensemble (configs x seeds in one process) and the tasks hold all the paper's runs
-    for panel, runs, smallest in (("fig3", 220, 20), ("fig2b", 40, 10)):
+    for panel, runs, smallest in (("fig3", 220, 10), ("fig2b", 40, 10)):
         sizes = [len(configs) * k for configs, _, k in
                  map(plan_paper.command_parts, (tmp_path / "launch" / f"{panel}.list").read_text().splitlines())]
         assert sum(sizes) == runs and min(sizes) >= smallest
