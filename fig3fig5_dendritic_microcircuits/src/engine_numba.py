@@ -1,13 +1,24 @@
-"""Compiled engine: the same step as engine_numpy.py as one numba loop over networks, patterns, steps.
+"""Compiled engine: the step of engine_numpy.py as one numba loop, vectorised across networks.
 
 Why compiled: one step of the [9, 30, 3] microcircuit is ~1.3k multiply-adds and ~70 softplus calls, so
 a per-step numpy loop is bound by call overhead (~25 us CPU per network-step even batched over 20
-networks); the loop below runs each network independently at ~1.8 us per step. Networks are simulated one after the
-other with no shared accumulation, so an ensemble gives bit-identical results to K single runs.
-Arithmetic is float32 in the same operation order as the numpy reference (matvec sums are sequential
-here and pairwise in numpy, so the two agree to float32 rounding, not bitwise).
+networks). Why SIMD across networks: inside one network the vectors are short (3-30), but K networks of
+an ensemble do the same operations on different numbers. For the duration of a call the ensemble is
+packed network-innermost: blocks of LANES networks, each block's state (n_state, LANES) contiguous
+and flat (`to_lanes`), so every loop `for k in range(LANES)` is a whole-vector operation. LE/orig,
+nudging, learning and the ablation are per-lane selects, not branches. The softplus φ is written out in
+float32 arithmetic (no libm call), so it vectorises too. A block costs the same with 1 or LANES active
+networks, so Microcircuits.run steps small ensembles with engine_numba_net.py (same results).
+
+Exactness: no fastmath. There is no sum across lanes for reassociation to speed up, FMA contraction
+would change the rounding against the reference, and the divergence check needs NaN semantics. Every
+lane does the same IEEE float32 operations whatever its block or K, so an ensemble gives bit-identical
+results to K single runs. Each matvec is summed in j order (pairwise in numpy) and φ is within 4 ulp of
+log1p(exp(x)) (numpy's float32 log1p(exp(x)) too), so the engine agrees with the numpy reference to
+float32 rounding, not bitwise.
 """
-import math
+from collections import namedtuple
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -25,6 +36,8 @@ AVAILABLE = numba is not None
 UNAVAILABLE_MSG = ("numba is not importable; install it (pip install numba, see requirements.txt) "
                    "or choose engine='numpy' (about 10x slower)")
 
+LANES = 8        # networks per SIMD block (8 float32 = one AVX2 register)
+
 F_WUP, F_WDOWN, F_WPI, F_WIP = (FIELD_CODE[f] for f in ("W_up", "W_down", "W_pi", "W_ip"))
 F_U, F_UH, F_S, F_D, F_VB, F_VA = (FIELD_CODE[f] for f in (
     "pyr_soma", "pyr_forw", "pyr_steadystate", "pyr_udot", "pyr_basal", "pyr_apical"))
@@ -32,280 +45,488 @@ F_UI, F_UHI, F_SI, F_DI, F_VI = (FIELD_CODE[f] for f in (
     "inn_soma", "inn_forw", "inn_steadystate", "inn_udot", "inn_dendrite"))
 F_DUP, F_DPI, F_DIP = (FIELD_CODE[f] for f in ("Delta_up", "Delta_pi", "Delta_ip"))
 
+# compiled-call structures: Geometry from the Layout, Lanes/Run from engine_call.Ensemble/Schedule
+Geometry = namedtuple("Geometry", "table rate_off run_off dims bias")
+Lanes = namedtuple("Lanes", "S rate par f le rfs n_out n_ll active div_at rbuf ybuf ylast flag_last "
+                            "acc cnt")
+Run = namedtuple("Run", "X T learn out n store_delta v_max rec_idx rec_every trace ptr")
+
+f32 = np.float32
+ZERO, ONE, HALF, TWO = f32(0.0), f32(1.0), f32(0.5), f32(2.0)
+LOG2E = f32(1.4426950408889634)
+LN2_HI, LN2_LO = f32(0.693359375), f32(-2.12194440e-4)      # m * LN2_HI is exact for m < 2^15
+E2, E3, E4, E5, E6, E7 = (f32(1.0 / c) for c in (2.0, 6.0, 24.0, 120.0, 720.0, 5040.0))
+A3, A5, A7, A9, A11, A13, A15 = (f32(1.0 / c) for c in (3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0))
+P16, P8, P4, P2, P1 = (f32(2.0 ** -b) for b in (16, 8, 4, 2, 1))
+
 
 def _phi(x):
-    """Softplus with cut-offs (spec §1.1); x = -15 exactly returns -15 (spec Q15)."""
-    if x < 15.0 and x > -15.0:
-        return np.float32(math.log1p(math.exp(x)))
-    if x < -15.0:
-        return np.float32(0.0)
-    return x
+    """Softplus with cut-offs (spec §1.1): log1p(exp(x)) for -15 < x < 15, 0 below, x above; x = -15
+    exactly returns -15 (spec Q15). Branch-free float32, so that lane loops vectorise:
+    max(x, 0) + log1p(e) with e = exp(-|x|) = 2^-m exp(-r), r = |x| - m ln2 (degree-7 Taylor), and
+    log1p(e) = 2 atanh(s), s = e / (2 + e) <= 1/3 (odd series to s^15)."""
+    mid = (x < f32(15.0)) & (x > f32(-15.0))
+    a = abs(x) if mid else ZERO
+    m = np.floor(a * LOG2E + HALF)                 # 0 .. 22
+    w = (m * LN2_HI - a) + m * LN2_LO              # -r, |r| <= ln2 / 2
+    p = ((((((E7 * w + E6) * w + E5) * w + E4) * w + E3) * w + E2) * w + ONE) * w + ONE
+    big = m >= f32(16.0)                           # p *= 2^-m bit by bit (exact powers of two)
+    p, m = p * (P16 if big else ONE), m - (f32(16.0) if big else ZERO)
+    big = m >= f32(8.0)
+    p, m = p * (P8 if big else ONE), m - (f32(8.0) if big else ZERO)
+    big = m >= f32(4.0)
+    p, m = p * (P4 if big else ONE), m - (f32(4.0) if big else ZERO)
+    big = m >= TWO
+    p, m = p * (P2 if big else ONE), m - (TWO if big else ZERO)
+    p = p * (P1 if m >= ONE else ONE)
+    s = p / (TWO + p)
+    z = s * s
+    q = ((((((A15 * z + A13) * z + A11) * z + A9) * z + A7) * z + A5) * z + A3) * z + ONE
+    sp = max(x, ZERO) + TWO * s * q
+    out = sp if mid else x
+    return ZERO if x < f32(-15.0) else out
 
 
-def _matvec(sk, o, N, M, x, x0, v):
-    """v[a] = sum_j W[a, j] x[x0 + j], summed in j order, for W (N, M) stored transposed at sk[o:]
-    (W[a, j] = sk[o + j N + a]): the inner loop runs over contiguous memory and vectorizes."""
+def _matvec(S, o, N, M, x, x0, v):
+    """v[a] = sum_j W[a, j] x[x0 + j] per lane, summed in j order, for W (N, M) stored transposed at
+    row o of S (W[a, j] = row o + j N + a). Rows of a block array are LANES consecutive floats."""
     for a in range(N):
-        v[a] = np.float32(0.0)
+        for k in range(LANES):
+            v[a * LANES + k] = ZERO
     for j in range(M):
-        xj = x[x0 + j]
-        base = o + j * N
+        rw = (o + j * N) * LANES
+        rx = (x0 + j) * LANES
         for a in range(N):
-            v[a] += sk[base + a] * xj
+            for k in range(LANES):
+                v[a * LANES + k] += S[rw + a * LANES + k] * x[rx + k]
 
 
-def _update(sk, o, N, M, err, x, x0, c, clip, do_clip, dk, od, store_delta):
-    """W += c * (err ⊗ x) (spec §1.4), then optional elementwise clipping; Δ kept if store_delta.
-    Same transposed storage as _matvec."""
+def _update(S, o, N, M, err, x, x0, cc, ic, lrn):
+    """W += c (err ⊗ x) (spec §1.4) in the lanes that learn, c = row ic of cc. Same transposed
+    storage as _matvec."""
     for j in range(M):
-        xj = x[x0 + j]
-        base = o + j * N
-        if do_clip:
-            for a in range(N):
-                w = sk[base + a] + c * (err[a] * xj)
-                sk[base + a] = min(max(w, -clip), clip)
-        else:
-            for a in range(N):
-                sk[base + a] += c * (err[a] * xj)
-        if store_delta:
-            for a in range(N):
-                dk[od + j * N + a] = err[a] * xj
+        rw = (o + j * N) * LANES
+        rx = (x0 + j) * LANES
+        for a in range(N):
+            for k in range(LANES):
+                w0 = S[rw + a * LANES + k]
+                w = w0 + cc[ic * LANES + k] * (err[a * LANES + k] * x[rx + k])
+                S[rw + a * LANES + k] = w if lrn[k] else w0
 
 
-def _hidden(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, rfs, learn, store_delta, vb, va,
-            vtmp, err):
-    """Compute and apply hidden layer i of one network (reads rates of the previous step only)."""
+def _update_clipped(S, o, N, M, err, x, x0, cc, ic, lrn):
+    """_update followed by clipping W to ± row ic + 1 of cc (W_up, spec §1.1)."""
+    for j in range(M):
+        rw = (o + j * N) * LANES
+        rx = (x0 + j) * LANES
+        for a in range(N):
+            for k in range(LANES):
+                w0 = S[rw + a * LANES + k]
+                w = w0 + cc[ic * LANES + k] * (err[a * LANES + k] * x[rx + k])
+                w = min(max(w, -cc[(ic + 1) * LANES + k]), cc[(ic + 1) * LANES + k])
+                S[rw + a * LANES + k] = w if lrn[k] else w0
+
+
+def _delta(S, od, N, M, err, x, x0, lrn):
+    """Δ = err ⊗ x kept at row od (store_delta) in the lanes that learn."""
+    for j in range(M):
+        rd = (od + j * N) * LANES
+        rx = (x0 + j) * LANES
+        for a in range(N):
+            for k in range(LANES):
+                d0 = S[rd + a * LANES + k]
+                d = err[a * LANES + k] * x[rx + k]
+                S[rd + a * LANES + k] = d if lrn[k] else d0
+
+
+def _phi_flat(x, i0, out, o0, n):
+    """out[o0 + t] = φ(x[i0 + t]) for t < n: consecutive rows of a block are one flat range."""
+    for t in range(n):
+        out[o0 + t] = _phi(x[i0 + t])
+
+
+def _err(Rn, r0, N, rfs, any_rfs, uh, par, col, v, pa, pu):
+    """uh <- φ(û) - φ(α v) for N neurons (spec §1.4), α = row col of par. φ(û) is the new rate
+    φ(p(X)) at row r0 of Rn, or φ(û) itself where the rates come from the soma (spec Q5, ablation
+    rates_from_soma)."""
+    half = pa.shape[0] // 2                        # α v in the first half of pa, φ(α v) in the second
+    if any_rfs:
+        _phi_flat(uh, 0, pu, 0, N * LANES)
+    for a in range(N):
+        for k in range(LANES):
+            pa[a * LANES + k] = par[col * LANES + k] * v[a * LANES + k]
+    _phi_flat(pa, 0, pa, half, N * LANES)     # not in place: that would fail the vector overlap check
+    for a in range(N):
+        for k in range(LANES):
+            p, rn = pu[a * LANES + k], Rn[(r0 + a) * LANES + k]
+            uh[a * LANES + k] = (p if rfs[k] else rn) - pa[half + a * LANES + k]
+
+
+def _hidden(g, S, R, Rn, pre, par, i, le, rfs, lrn, any_lrn, any_rfs, store_delta, vb, va, vtmp,
+            err, cc, pa, pu):
+    """Compute and apply hidden layer i of a block (reads rates of the previous step only)."""
+    tab, dims, bias = g.table, g.dims, g.bias
     N = dims[i + 1]
     U = dims[i + 2]
     M = dims[i] + bias
     Mp = N + bias
-    gb, ga, gsom_i = pk[P_GB], pk[P_GA], pk[P_GSOM_I]
-    GP, GI, dt = pk[P_GP], pk[P_GI], pk[P_DT]
-    rP = roff[i, 0]
-    rI = roff[i, 1]
-    rN = roff[i + 1, 0]
+    rP, rI, rN = g.rate_off[i, 0], g.rate_off[i, 1], g.rate_off[i + 1, 0]
     o_nu = tab[i + 1, F_UH]            # transmitted voltage of the next layer's pyramids
-    # pre[0:M] holds ρ_in; ρ_P (+bias) goes to pre[M:M + Mp]
+    # pre rows 0..M-1 hold ρ_in; ρ_P (+bias) goes to rows M..M + Mp - 1
     for j in range(N):
-        pre[M + j] = rk[rP + j]
+        for k in range(LANES):
+            pre[(M + j) * LANES + k] = R[(rP + j) * LANES + k]
     if bias == 1:
-        pre[M + N] = pk[P_BIAS_VAL]
+        for k in range(LANES):
+            pre[(M + N) * LANES + k] = par[P_BIAS_VAL * LANES + k]
     # interneurons: v^I = W_ip ρ_P, nudged by ν with g_S (always, spec §1.3)
-    _matvec(sk, tab[i, F_WIP], U, Mp, pre, M, vtmp)
-    o_ui, o_uhi = tab[i, F_UI], tab[i, F_UHI]
+    _matvec(S, tab[i, F_WIP], U, Mp, pre, M, vtmp)
+    o_ui, o_uhi, o_vi, o_si, o_di = (tab[i, F_UI], tab[i, F_UHI], tab[i, F_VI], tab[i, F_SI],
+                                     tab[i, F_DI])
     for a in range(U):
-        v = vtmp[a]
-        si = (gb * v + gsom_i * sk[o_nu + a]) / GI
-        ui = sk[o_ui + a]
-        di = GI * (si - ui)
-        un = ui + dt * di
-        if le:
-            uh = ui + di / GI
-        else:
-            uh = un
-        tx = un if rfs else uh                               # transmitted voltage p(X)
-        sk[tab[i, F_VI] + a] = v
-        sk[tab[i, F_SI] + a] = si
-        sk[tab[i, F_DI] + a] = di
-        sk[o_uhi + a] = tx
-        sk[o_ui + a] = un
-        rn = _phi(tx)
-        rnk[rI + a] = rn
-        if learn:
-            post = _phi(uh) if rfs else rn                  # φ(û), spec §1.4 / Q5
-            err[a] = post - _phi(pk[P_ALPHA_I] * v)
+        for k in range(LANES):
+            GI, dt = par[P_GI * LANES + k], par[P_DT * LANES + k]
+            v = vtmp[a * LANES + k]
+            si = (par[P_GB * LANES + k] * v + par[P_GSOM_I * LANES + k] * S[(o_nu + a) * LANES + k]) / GI
+            ui = S[(o_ui + a) * LANES + k]
+            di = GI * (si - ui)
+            un = ui + dt * di
+            uh_le = ui + di / GI                       # both arms computed: a select, no branch
+            uh = uh_le if le[k] else un
+            tx = un if rfs[k] else uh                  # transmitted voltage p(X)
+            S[(o_vi + a) * LANES + k] = v
+            S[(o_si + a) * LANES + k] = si
+            S[(o_di + a) * LANES + k] = di
+            S[(o_uhi + a) * LANES + k] = tx
+            S[(o_ui + a) * LANES + k] = un
+            err[a * LANES + k] = uh                    # kept for the plasticity term
+    _phi_flat(S, o_uhi * LANES, Rn, rI * LANES, U * LANES)
+    if any_lrn:
+        _err(Rn, rI, U, rfs, any_rfs, err, par, P_ALPHA_I, vtmp, pa, pu)
     # pyramids: v^B = W_up ρ_in, v^A = W_down φ(ν) + W_pi ρ_I
-    _matvec(sk, tab[i, F_WUP], N, M, pre, 0, vb)
-    _matvec(sk, tab[i, F_WDOWN], N, U, rk, rN, va)
-    _matvec(sk, tab[i, F_WPI], N, U, rk, rI, vtmp)
+    _matvec(S, tab[i, F_WUP], N, M, pre, 0, vb)
+    _matvec(S, tab[i, F_WDOWN], N, U, R, rN, va)
+    _matvec(S, tab[i, F_WPI], N, U, R, rI, vtmp)
+    o_u, o_uh, o_vb, o_va, o_s, o_d = (tab[i, F_U], tab[i, F_UH], tab[i, F_VB], tab[i, F_VA],
+                                       tab[i, F_S], tab[i, F_D])
     for a in range(N):
-        va[a] = va[a] + vtmp[a]
-    o_u, o_uh = tab[i, F_U], tab[i, F_UH]
-    for a in range(N):
-        sp = (gb * vb[a] + ga * va[a]) / GP
-        u = sk[o_u + a]
-        d = GP * (sp - u)
-        un = u + dt * d
-        if le:
-            uh = u + d / GP
-        else:
-            uh = un
-        tx = un if rfs else uh
-        sk[tab[i, F_VB] + a] = vb[a]
-        sk[tab[i, F_VA] + a] = va[a]
-        sk[tab[i, F_S] + a] = sp
-        sk[tab[i, F_D] + a] = d
-        sk[o_uh + a] = tx
-        sk[o_u + a] = un
-        rn = _phi(tx)
-        rnk[rP + a] = rn
-        if learn:
-            post = _phi(uh) if rfs else rn
-            vtmp[a] = post - _phi(pk[P_ALPHA_P] * vb[a])   # pyramidal error (vtmp is free now)
-    if learn:
-        c_up = pk[P_ETA0 + 3 * i]
-        c_pi = pk[P_ETA0 + 3 * i + 1]
-        c_ip = pk[P_ETA0 + 3 * i + 2]
-        _update(sk, tab[i, F_WIP], U, Mp, err, pre, M, c_ip, c_ip, False, sk, tab[i, F_DIP],
-                store_delta)
-        _update(sk, tab[i, F_WUP], N, M, vtmp, pre, 0, c_up, pk[P_CLIP_HID], True, sk,
-                tab[i, F_DUP], store_delta)
+        for k in range(LANES):
+            GP, dt = par[P_GP * LANES + k], par[P_DT * LANES + k]
+            vba = vb[a * LANES + k]
+            vaa = va[a * LANES + k] + vtmp[a * LANES + k]
+            va[a * LANES + k] = vaa
+            sp = (par[P_GB * LANES + k] * vba + par[P_GA * LANES + k] * vaa) / GP
+            u = S[(o_u + a) * LANES + k]
+            d = GP * (sp - u)
+            un = u + dt * d
+            uh_le = u + d / GP
+            uh = uh_le if le[k] else un
+            tx = un if rfs[k] else uh
+            S[(o_vb + a) * LANES + k] = vba
+            S[(o_va + a) * LANES + k] = vaa
+            S[(o_s + a) * LANES + k] = sp
+            S[(o_d + a) * LANES + k] = d
+            S[(o_uh + a) * LANES + k] = tx
+            S[(o_u + a) * LANES + k] = un
+            vtmp[a * LANES + k] = uh
+    _phi_flat(S, o_uh * LANES, Rn, rP * LANES, N * LANES)
+    if any_lrn:
+        _err(Rn, rP, N, rfs, any_rfs, vtmp, par, P_ALPHA_P, vb, pa, pu)
+        for k in range(LANES):             # rows: η_up, clip, η_pi, η_ip (dt included)
+            cc[k] = par[(P_ETA0 + 3 * i) * LANES + k]
+            cc[LANES + k] = par[P_CLIP_HID * LANES + k]
+            cc[2 * LANES + k] = par[(P_ETA0 + 3 * i + 1) * LANES + k]
+            cc[3 * LANES + k] = par[(P_ETA0 + 3 * i + 2) * LANES + k]
+        _update(S, tab[i, F_WIP], U, Mp, err, pre, M, cc, 3, lrn)
+        _update_clipped(S, tab[i, F_WUP], N, M, vtmp, pre, 0, cc, 0, lrn)
+        if store_delta:
+            _delta(S, tab[i, F_DIP], U, Mp, err, pre, M, lrn)
+            _delta(S, tab[i, F_DUP], N, M, vtmp, pre, 0, lrn)
         for a in range(N):
-            err[a] = -va[a]
-        _update(sk, tab[i, F_WPI], N, U, err, rk, rI, c_pi, c_pi, False, sk, tab[i, F_DPI],
-                store_delta)
+            for k in range(LANES):
+                err[a * LANES + k] = -va[a * LANES + k]
+        _update(S, tab[i, F_WPI], N, U, err, R, rI, cc, 2, lrn)
+        if store_delta:
+            _delta(S, tab[i, F_DPI], N, U, err, R, rI, lrn)
 
 
-def _output(sk, rk, rnk, pre, pk, i, tab, roff, dims, bias, le, rfs, learn, store_delta, y, nudge,
-            vb, err):
+def _output(g, S, R, Rn, pre, par, i, le, rfs, lrn, any_lrn, any_rfs, store_delta, y, nudge, vb,
+            err, cc, pa, pu):
+    tab, dims, bias = g.table, g.dims, g.bias
     N = dims[i + 1]
     M = dims[i] + bias
-    gb, gsom, dt = pk[P_GB], pk[P_GSOM], pk[P_DT]
-    rIn = roff[i - 1, 0]
+    rIn = g.rate_off[i - 1, 0]
     for j in range(dims[i]):
-        pre[j] = rk[rIn + j]
+        for k in range(LANES):
+            pre[j * LANES + k] = R[(rIn + j) * LANES + k]
     if bias == 1:
-        pre[dims[i]] = pk[P_BIAS_VAL]
-    _matvec(sk, tab[i, F_WUP], N, M, pre, 0, vb)
-    if nudge:
-        G = pk[P_GO]
-    else:
-        G = pk[P_GO_NOTGT]             # spec Q4: G_O = 0.19 also without a target
+        for k in range(LANES):
+            pre[dims[i] * LANES + k] = par[P_BIAS_VAL * LANES + k]
+    _matvec(S, tab[i, F_WUP], N, M, pre, 0, vb)
+    o_u, o_uh, o_vb, o_s, o_d = tab[i, F_U], tab[i, F_UH], tab[i, F_VB], tab[i, F_S], tab[i, F_D]
+    rO = g.rate_off[i, 0]
     for a in range(N):
-        v = vb[a]
-        if nudge:
-            so = (gb * v + gsom * y[a]) / pk[P_GO]
-        else:
-            so = gb * v / pk[P_GLB]
-        u = sk[tab[i, F_U] + a]
-        d = G * (so - u)
-        un = u + dt * d
-        if le:
-            uh = u + d / G
-        else:
-            uh = un
-        tx = un if rfs else uh
-        sk[tab[i, F_VB] + a] = v
-        sk[tab[i, F_S] + a] = so
-        sk[tab[i, F_D] + a] = d
-        sk[tab[i, F_UH] + a] = tx
-        sk[tab[i, F_U] + a] = un
-        rn = _phi(tx)
-        rnk[roff[i, 0] + a] = rn
-        if learn:
-            post = _phi(uh) if rfs else rn
-            err[a] = post - _phi(pk[P_ALPHA_O] * v)
-    if learn:
-        _update(sk, tab[i, F_WUP], N, M, err, pre, 0, pk[P_ETA0 + 3 * i], pk[P_CLIP_OUT], True, sk,
-                tab[i, F_DUP], store_delta)
+        for k in range(LANES):
+            gb, GO, dt = par[P_GB * LANES + k], par[P_GO * LANES + k], par[P_DT * LANES + k]
+            v = vb[a * LANES + k]
+            s_n = (gb * v + par[P_GSOM * LANES + k] * y[a * LANES + k]) / GO
+            s_f = gb * v / par[P_GLB * LANES + k]
+            so = s_n if nudge[k] else s_f
+            G_f = par[P_GO_NOTGT * LANES + k]           # spec Q4: G_O = 0.19 also without target
+            G = GO if nudge[k] else G_f
+            u = S[(o_u + a) * LANES + k]
+            d = G * (so - u)
+            un = u + dt * d
+            uh_le = u + d / G
+            uh = uh_le if le[k] else un
+            tx = un if rfs[k] else uh
+            S[(o_vb + a) * LANES + k] = v
+            S[(o_s + a) * LANES + k] = so
+            S[(o_d + a) * LANES + k] = d
+            S[(o_uh + a) * LANES + k] = tx
+            S[(o_u + a) * LANES + k] = un
+            err[a * LANES + k] = uh
+    _phi_flat(S, o_uh * LANES, Rn, rO * LANES, N * LANES)
+    if any_lrn:
+        _err(Rn, rO, N, rfs, any_rfs, err, par, P_ALPHA_O, vb, pa, pu)
+        for k in range(LANES):
+            cc[k] = par[(P_ETA0 + 3 * i) * LANES + k]
+            cc[LANES + k] = par[P_CLIP_OUT * LANES + k]
+        _update_clipped(S, tab[i, F_WUP], N, M, err, pre, 0, cc, 0, lrn)
+        if store_delta:
+            _delta(S, tab[i, F_DUP], N, M, err, pre, 0, lrn)
 
 
-def _run(s, rate, par, par64, ipar, tab, roff, run_off, dims, bias, X, T, learn, n, out,
-         rec_idx, trace, acc, cnt, ptr, c, rbuf, ybuf, ylast, flag_last, active, div_at,
-         store_delta, v_max):
-    """Spec §3 loop; same arguments and effects as engine_numpy.run (see Microcircuits.run)."""
-    K, P = X.shape[0], X.shape[1]
+def _block(g, e, r, b):
+    """Spec §3 loop for block b of LANES networks. Block arrays are flat: row j, lane k at j LANES + k."""
+    S, R, par, f = e.S[b], e.rate[b], e.par[b], e.f[b]
+    le, rfs, n_out, n_ll, act = e.le[b], e.rfs[b], e.n_out[b], e.n_ll[b], e.active[b]
+    rbuf, ybuf, ylast, flag_last, acc, cnt = (e.rbuf[b], e.ybuf[b], e.ylast[b], e.flag_last[b],
+                                              e.acc[b], e.cnt[b])
+    X, T, learn, out, div_at = r.X[b], r.T[b], r.learn[b], r.out[b], e.div_at[b]
+    n, store_delta, every = r.n, r.store_delta, r.rec_every
+    dims, bias, run_off = g.dims, g.bias, g.run_off
     L = dims.shape[0] - 1
     N0, NL = dims[0], dims[L]
-    n_rate = rate.shape[1]
-    rate_new = np.empty_like(rate)
-    nmax = int(dims.max()) + 1
+    P = learn.shape[0] // LANES
+    n_state = S.shape[0] // LANES
+    n_rate = R.shape[0] // LANES
+    n_rec = r.rec_idx.shape[0]
+    nmax = (int(dims.max()) + 1) * LANES
     pre = np.zeros(2 * nmax, dtype=np.float32)
     vb = np.zeros(nmax, dtype=np.float32)
     va = np.zeros(nmax, dtype=np.float32)
     vtmp = np.zeros(nmax, dtype=np.float32)
     err = np.zeros(nmax, dtype=np.float32)
-    y = np.zeros(NL, dtype=np.float32)
-    n_rec = rec_idx.shape[0]
-    for k in range(K):
-        if not active[k]:
-            continue
-        le = ipar[k, I_LE] == 1
-        rfs = ipar[k, I_RATES_FROM_SOMA] == 1
-        n_out, n_ll = ipar[k, I_N_OUT], ipar[k, I_N_LL]
-        f = par64[k, 0]
-        w_out = np.float32(n - n_out)
-        sk, rk, rnk, pk = s[k], rate[k], rate_new[k], par[k]
-        for q in range(P):
-            for i in range(n):
-                for j in range(N0):                           # step 1: input filter (float64)
-                    rbuf[k, j] += f * (X[k, q, j] - rbuf[k, j])
-                    s[k, run_off[0] + j] = np.float32(rbuf[k, j])
-                    pre[j] = np.float32(rbuf[k, j])
-                if bias == 1:
-                    pre[N0] = par[k, P_BIAS_VAL]
-                lrn = (i >= n_ll) and learn[k, q]             # step 2
-                for j in range(NL):                           # step 3: target filter
-                    ybuf[k, j] += f * (T[k, q, j] - ybuf[k, j])
-                if le:                                        # spec Q6: target delayed by one step
-                    nudge = flag_last[k] != 0.0
+    cc = np.zeros(5 * LANES, dtype=np.float32)
+    pa = np.zeros(2 * nmax, dtype=np.float32)
+    pu = np.zeros(nmax, dtype=np.float32)
+    y = np.zeros(NL * LANES, dtype=np.float32)
+    Rn = np.empty_like(R)
+    lrn = np.zeros(LANES, dtype=np.bool_)
+    nudge = np.zeros(LANES, dtype=np.bool_)
+    w_out = np.empty(LANES, dtype=np.float32)
+    for k in range(LANES):
+        w_out[k] = f32(n - n_out[k])
+    S_keep, R_keep = S.copy(), R.copy()            # frozen state of networks that are not active
+    any_rfs = False
+    for k in range(LANES):
+        any_rfs |= act[k] and rfs[k]
+    o_out = g.table[L - 1, F_UH]
+    for q in range(P):
+        if not act.any():
+            break
+        for i in range(n):
+            for j in range(N0):                                  # step 1: input filter (float64)
+                for k in range(LANES):
+                    rb = rbuf[j * LANES + k]
+                    rb += f[k] * (X[(q * N0 + j) * LANES + k] - rb)
+                    rbuf[j * LANES + k] = rb
+                    S[(run_off[0] + j) * LANES + k] = f32(rb)
+                    pre[j * LANES + k] = f32(rb)
+            if bias == 1:
+                for k in range(LANES):
+                    pre[N0 * LANES + k] = par[P_BIAS_VAL * LANES + k]
+            any_lrn = False
+            for k in range(LANES):                               # step 2
+                lrn[k] = (i >= n_ll[k]) and learn[q * LANES + k]
+                any_lrn |= lrn[k] and act[k]
+            for j in range(NL):                                  # step 3: target filter
+                for k in range(LANES):
+                    yb = ybuf[j * LANES + k]
+                    ybuf[j * LANES + k] = yb + f[k] * (T[(q * (NL + 1) + j) * LANES + k] - yb)
+            for k in range(LANES):                               # spec Q6: LE target one step late
+                nudge_le, nudge_now = flag_last[k] != 0.0, T[(q * (NL + 1) + NL) * LANES + k] != 0.0
+                nudge[k] = nudge_le if le[k] else nudge_now
+            for j in range(NL):
+                for k in range(LANES):
+                    y_le, y_now = f32(ylast[j * LANES + k]), f32(ybuf[j * LANES + k])
+                    yj = y_le if le[k] else y_now
+                    y[j * LANES + k] = yj
+                    S[(run_off[1] + j) * LANES + k] = yj
+            for li in range(L - 1):                              # step 4: ascending order keeps
+                if li > 0:                                       # reads of ν on the previous step
+                    r0 = g.rate_off[li - 1, 0]
+                    for j in range(dims[li]):
+                        for k in range(LANES):
+                            pre[j * LANES + k] = R[(r0 + j) * LANES + k]
+                    if bias == 1:
+                        for k in range(LANES):
+                            pre[dims[li] * LANES + k] = par[P_BIAS_VAL * LANES + k]
+                _hidden(g, S, R, Rn, pre, par, li, le, rfs, lrn, any_lrn, any_rfs, store_delta,
+                        vb, va, vtmp, err, cc, pa, pu)
+            _output(g, S, R, Rn, pre, par, L - 1, le, rfs, lrn, any_lrn, any_rfs, store_delta, y,
+                    nudge, vb, err, cc, pa, pu)
+            for j in range(n_rate * LANES):
+                R[j] = Rn[j]
+            for j in range(NL):                                  # step 5
+                for k in range(LANES):
+                    o0 = out[(q * NL + j) * LANES + k]
+                    o1 = o0 + S[(o_out + j) * LANES + k] / w_out[k]
+                    out[(q * NL + j) * LANES + k] = o1 if act[k] & (i >= n_out[k]) else o0
+            for k in range(LANES):                               # step 6
+                if le[k]:
+                    flag_last[k] = T[(q * (NL + 1) + NL) * LANES + k]
                     for j in range(NL):
-                        y[j] = np.float32(ylast[k, j])
-                else:
-                    nudge = T[k, q, NL] != 0.0
-                    for j in range(NL):
-                        y[j] = np.float32(ybuf[k, j])
-                for j in range(NL):
-                    s[k, run_off[1] + j] = y[j]
-                for li in range(L - 1):                       # step 4: ascending order keeps
-                    if li > 0:                                # reads of ν on the previous step
-                        for j in range(dims[li]):
-                            pre[j] = rate[k, roff[li - 1, 0] + j]
-                        if bias == 1:
-                            pre[dims[li]] = par[k, P_BIAS_VAL]
-                    _hidden(sk, rk, rnk, pre, pk, li, tab, roff, dims, bias, le, rfs, lrn,
-                            store_delta, vb, va, vtmp, err)
-                _output(sk, rk, rnk, pre, pk, L - 1, tab, roff, dims, bias, le, rfs, lrn,
-                        store_delta, y, nudge, vb, err)
-                for j in range(n_rate):
-                    rate[k, j] = rate_new[k, j]
-                if i >= n_out:                                # step 5
-                    for j in range(NL):
-                        out[k, q, j] += s[k, tab[L - 1, F_UH] + j] / w_out
-                if le:                                        # step 6
-                    flag_last[k] = T[k, q, NL]
-                    for j in range(NL):
-                        ylast[k, j] = ybuf[k, j]
-                if n_rec > 0:
+                        ylast[j * LANES + k] = ybuf[j * LANES + k]
+            if n_rec > 0:
+                for k in range(LANES):
+                    if not act[k]:
+                        continue
                     for j in range(n_rec):
-                        acc[k, j] += s[k, rec_idx[j]]
+                        acc[j * LANES + k] += S[r.rec_idx[j] * LANES + k]
                     cnt[k] += 1
-                    if cnt[k] == c:
+                    if cnt[k] == every:
+                        kk = b * LANES + k
                         for j in range(n_rec):
-                            trace[k, ptr[k], j] = acc[k, j] / c
-                            acc[k, j] = 0.0
+                            r.trace[kk, r.ptr[kk], j] = acc[j * LANES + k] / every
+                            acc[j * LANES + k] = 0.0
                         cnt[k] = 0
-                        ptr[k] += 1
-            bad = False                                       # divergence check once per pattern
+                        r.ptr[kk] += 1
+        for k in range(LANES):                                   # divergence check per pattern
+            if not act[k]:
+                continue
+            bad = False
             for li in range(L):
-                o = tab[li, F_UH]
+                o = g.table[li, F_UH]
                 for j in range(dims[li + 1]):
-                    x = s[k, o + j]
-                    if not (abs(x) <= v_max):
+                    if not (abs(S[(o + j) * LANES + k]) <= r.v_max):
                         bad = True
             if bad:
-                active[k] = False
+                act[k] = False
                 div_at[k] = q
-                break
+                for j in range(n_state):
+                    S_keep[j * LANES + k] = S[j * LANES + k]
+                for j in range(n_rate):
+                    R_keep[j * LANES + k] = R[j * LANES + k]
+    for k in range(LANES):
+        if not act[k]:
+            for j in range(n_state):
+                S[j * LANES + k] = S_keep[j * LANES + k]
+            for j in range(n_rate):
+                R[j * LANES + k] = R_keep[j * LANES + k]
 
 
-def _phi_array(x, out):
-    for idx in range(x.size):
-        out.flat[idx] = _phi(x.flat[idx])
+def _run_blocks(g, e, r):
+    for b in range(e.S.shape[0]):
+        _block(g, e, r, b)
+
+
+def to_lanes(a, pad="zero"):
+    """(K, *rest) -> (B, *rest, LANES) contiguous, K padded to B LANES with zeros or (pad="edge")
+    copies of the last network (finite constants for the unused lanes)."""
+    K = a.shape[0]
+    B = -(-K // LANES)
+    p = np.zeros((B * LANES,) + a.shape[1:], dtype=a.dtype)
+    p[:K] = a
+    if pad == "edge":
+        p[K:] = a[K - 1]
+    return np.ascontiguousarray(np.moveaxis(p.reshape((B, LANES) + a.shape[1:]), 1, -1))
+
+
+def from_lanes(p, K):
+    """Inverse of to_lanes: (B, *rest, LANES) -> (K, *rest)."""
+    return np.moveaxis(p, -1, 1).reshape((p.shape[0] * LANES,) + p.shape[1:-1])[:K]
+
+
+@contextmanager
+def _vectorisers(loop):
+    """numba runs LLVM's loop vectoriser but not its SLP vectoriser by default. The lane loops
+    `for k in range(LANES)` are fully unrolled (LANES is a constant) and need the SLP vectoriser; the
+    loop vectoriser would instead vectorise the neuron loops around them with shuffles (measured 5-8x
+    slower), so it is off for them (loop=False) and on only for _phi_flat's long flat loop. numba reads
+    these settings when it compiles, so they are set around each call (a cache hit compiles nothing)."""
+    old = numba.core.config.SLP_VECTORIZE, numba.core.config.LOOP_VECTORIZE
+    numba.core.config.SLP_VECTORIZE, numba.core.config.LOOP_VECTORIZE = 1, int(loop)
+    try:
+        yield
+    finally:
+        numba.core.config.SLP_VECTORIZE, numba.core.config.LOOP_VECTORIZE = old
+
+
+def run(lay, ens, sched, rec):
+    """Spec §3 loop; same arguments and effects as engine_numpy.run (see Microcircuits.run)."""
+    K = ens.S.shape[0]
+    g = Geometry(lay.table, lay.rate_off, lay.run_off, np.array(lay.dims, dtype=np.int64), lay.bias)
+    ipar = ens.ipar
+    state = {name: to_lanes(getattr(ens, name)) for name in (
+        "S", "rate", "active", "rbuf", "ybuf", "ylast", "flag_last", "acc", "cnt")}
+    div_at = to_lanes(np.full(K, -1, dtype=np.int64))
+    out = np.zeros((div_at.shape[0], sched.X.shape[1], lay.dims[-1], LANES), dtype=np.float32)
+    flat = lambda a: a.reshape(a.shape[0], -1)    # noqa: E731  a view: block b is row b
+    e = Lanes(flat(state["S"]), flat(state["rate"]), flat(to_lanes(ens.par, "edge")),
+              to_lanes(ens.par64[:, 0], "edge"), to_lanes(ipar[:, I_LE] == 1),
+              to_lanes(ipar[:, I_RATES_FROM_SOMA] == 1), to_lanes(ipar[:, I_N_OUT]),
+              to_lanes(ipar[:, I_N_LL]), state["active"], div_at, flat(state["rbuf"]),
+              flat(state["ybuf"]), flat(state["ylast"]), state["flag_last"], flat(state["acc"]),
+              state["cnt"])
+    r = Run(flat(to_lanes(sched.X)), flat(to_lanes(sched.T)), flat(to_lanes(sched.learn)), flat(out),
+            int(sched.n), bool(sched.store_delta), float(sched.v_max), rec.idx, int(rec.every),
+            rec.trace, rec.ptr)
+    with _vectorisers(loop=True):
+        _run_blocks(g, e, r)
+    for name, packed in state.items():
+        getattr(ens, name)[...] = from_lanes(packed, K)
+    return from_lanes(out, K), from_lanes(div_at, K)
+
+
+def phi_array(x, out):
+    """out = φ(x) elementwise (float32 arrays of one shape) with the engine's φ."""
+    _phi_flat(np.ascontiguousarray(x).reshape(-1), 0, out.reshape(-1), 0, x.size)
 
 
 if AVAILABLE:
-    _jit = numba.njit(cache=True, error_model="numpy")
+    # noalias: the arrays handed to the kernels never overlap; telling LLVM so lets the SLP vectoriser
+    # reorder the loads and stores of a lane loop. numba keeps this compiler flag internal (parfors
+    # sets it); it is exposed as a jit option here, and left off if this numba lacks the flag.
+    try:
+        from numba.core import compiler, cpu, options
+        if "noalias" in compiler.Flags.options and not hasattr(cpu.CPUTargetOptions, "noalias"):
+            cpu.CPUTargetOptions.noalias = options.TargetOptions.Mapping("noalias")
+        _NOALIAS = {"noalias": True} if hasattr(cpu.CPUTargetOptions, "noalias") else {}
+    except ImportError:
+        _NOALIAS = {}
     _phi = numba.njit(cache=True, error_model="numpy", inline="always")(_phi)
-    _matvec = _jit(_matvec)
-    _update = _jit(_update)
+    with _vectorisers(loop=True):      # one long loop: the loop vectoriser's job, compiled now
+        _phi_flat = numba.njit("void(float32[::1], int64, float32[::1], int64, int64)", cache=True,
+                               error_model="numpy")(_phi_flat)
+    _jit = numba.njit(cache=True, error_model="numpy", **_NOALIAS)
+    with _vectorisers(loop=False):     # short lane loops, unrolled: the SLP vectoriser's job
+        _matvec = numba.njit("void(float32[::1], int64, int64, int64, float32[::1], int64, "
+                             "float32[::1])", cache=True, error_model="numpy", **_NOALIAS)(_matvec)
+        sig = "void(float32[::1], int64, int64, int64, float32[::1], float32[::1], int64, {}boolean[::1])"
+        _update, _update_clipped = (
+            numba.njit(sig.format("float32[::1], int64, "), cache=True, error_model="numpy",
+                       **_NOALIAS)(f) for f in (_update, _update_clipped))
+        _delta = numba.njit(sig.format(""), cache=True, error_model="numpy", **_NOALIAS)(_delta)
+    _err = _jit(_err)
     _hidden = _jit(_hidden)
     _output = _jit(_output)
-    run = _jit(_run)
-    phi_array = _jit(_phi_array)
+    _block = _jit(_block)
+    _run_blocks = _jit(_run_blocks)
 else:
-    def run(*args, **kwargs):
+    def run(*args, **kwargs):                     # noqa: F811
         raise RuntimeError(UNAVAILABLE_MSG)
 
-    def phi_array(*args, **kwargs):
+    def phi_array(*args, **kwargs):               # noqa: F811
         raise RuntimeError(UNAVAILABLE_MSG)

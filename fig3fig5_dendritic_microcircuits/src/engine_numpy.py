@@ -3,7 +3,8 @@ ensemble of K networks with numpy (float32).
 
 Matrix-vector products are written as (W * x).sum(-1), a per-row reduction whose result does not depend
 on K, so an ensemble reproduces K separate runs bit for bit. The compiled engine (engine_numba.py) runs
-the same operations in the same order; tests compare the two.
+the same operations in the same order, except the matvec summation order and the softplus implementation;
+tests compare the two.
 """
 import numpy as np
 
@@ -127,13 +128,19 @@ def step(lay, S, rate, par, ipar, y, nudge, learn, store_delta):
     rate[...] = rate_new
 
 
-def run(lay, S, rate, par, par64, ipar, X, T, learn, n, out, rec_idx, trace, acc, cnt, ptr, c,
-        rbuf, ybuf, ylast, flag_last, active, div_at, store_delta, v_max):
-    """Spec §3 loop for patterns X (K, P, N0), targets T (K, P, N_L + 1; last column = nudge flag),
-    per-pattern learning flags learn (K, P). Same arguments and effects as engine_numba.run."""
+def run(lay, ens, sched, rec):
+    """Spec §3 loop over the patterns of `sched` (engine_call.Schedule) for the networks of `ens`
+    (engine_call.Ensemble, updated in place), recording into `rec` (engine_call.Recording).
+    Returns out (K, P, N_L) float32 per-pattern means of p(O) and div_at (K,) int64, the pattern at
+    which a network diverged in this call or -1. Same effects as engine_numba.run."""
+    S, rate, par, ipar, active = ens.S, ens.rate, ens.par, ens.ipar, ens.active
+    rbuf, ybuf, ylast, flag_last = ens.rbuf, ens.ybuf, ens.ylast, ens.flag_last
+    X, T, learn, n = sched.X, sched.T, sched.learn, sched.n
     K, P, N0 = X.shape
     NL = lay.dims[-1]
-    f = par64[:, 0:1]                                          # (K, 1) dt / tau_0
+    out = np.zeros((K, P, NL), dtype=np.float32)
+    div_at = np.full(K, -1, dtype=np.int64)
+    f = ens.par64[:, 0:1]                                      # (K, 1) dt / tau_0
     le = ipar[:, I_LE] == 1                                    # (K,)
     n_out, n_ll = ipar[:, I_N_OUT], ipar[:, I_N_LL]
     w_out = (n - n_out).astype(np.float32)[:, None]            # (K, 1)
@@ -144,6 +151,8 @@ def run(lay, S, rate, par, par64, ipar, X, T, learn, n, out, rec_idx, trace, acc
         if idx.size == 0:
             break
         for i in range(n):
+            S_before = S[~active].copy() if not active.all() else None
+            rate_before = rate[~active].copy() if S_before is not None else None
             rbuf[...] += f * (X[:, q] - rbuf)                  # step 1 (float64)
             r_in[...] = rbuf.astype(np.float32)
             lrn = (i >= n_ll) & learn[:, q]                    # step 2
@@ -151,25 +160,24 @@ def run(lay, S, rate, par, par64, ipar, X, T, learn, n, out, rec_idx, trace, acc
             y = np.where(le[:, None], ylast, ybuf).astype(np.float32)   # spec Q6: LE uses y_last
             nudge = np.where(le, flag_last != 0.0, T[:, q, NL] != 0.0)
             u_tgt[...] = y
-            S_before = S[~active].copy() if not active.all() else None
-            rate_before = rate[~active].copy() if S_before is not None else None
-            step(lay, S, rate, par, ipar, y, nudge, lrn, store_delta)
+            step(lay, S, rate, par, ipar, y, nudge, lrn, sched.store_delta)
             if S_before is not None:                           # diverged networks stay frozen
                 S[~active], rate[~active] = S_before, rate_before
             on = (i >= n_out) & active
             out[on, q] += uhO[on] / w_out[on]                  # step 5
             flag_last[le] = T[le, q, NL]                       # step 6
             ylast[le] = ybuf[le]
-            if rec_idx.size:
-                acc[active] += S[active][:, rec_idx]
-                cnt[active] += 1
-                full = active & (cnt == c)
+            if rec.idx.size:
+                ens.acc[active] += S[active][:, rec.idx]
+                ens.cnt[active] += 1
+                full = active & (ens.cnt == rec.every)
                 for k in np.flatnonzero(full):
-                    trace[k, ptr[k]] = acc[k] / c
-                    acc[k] = 0.0
-                    cnt[k] = 0
-                    ptr[k] += 1
+                    rec.trace[k, rec.ptr[k]] = ens.acc[k] / rec.every
+                    ens.acc[k] = 0.0
+                    ens.cnt[k] = 0
+                    rec.ptr[k] += 1
         absmax = np.abs(np.concatenate([lay.view(S, li, "pyr_forw") for li in range(lay.n_layers)], 1))
-        bad = active & ~(absmax <= v_max).all(1)
+        bad = active & ~(absmax <= sched.v_max).all(1)
         div_at[bad] = q
         active[bad] = False
+    return out, div_at

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import engine_numba, engine_numpy
+from . import engine_numba, engine_numba_net, engine_numpy
+from .engine_call import Ensemble, Recording, Schedule
 from .layout import make_layout
 from .params import pack, P_ETA0
 
@@ -188,18 +189,15 @@ class Microcircuits:
         c = int(record_every)
         n_samples = (int(rs["cnt"].max()) + P * n) // c if rec_idx.size else 0
         trace = np.zeros((K, n_samples, rec_idx.size), dtype=np.float32)
-        out = np.zeros((K, P, NL), dtype=np.float32)
-        ptr = np.zeros(K, dtype=np.int64)
-        div_at = np.full(K, -1, dtype=np.int64)
-        args = (self.S, self.rate, self.par, self.par64, self.ipar)
-        tail = (X, T, learn, int(n), out, rec_idx, trace, rs["acc"], rs["cnt"], ptr, c, rs["rbuf"],
-                rs["ybuf"], rs["ylast"], rs["flag_last"], self.active, div_at, bool(store_delta),
-                V_MAX)
-        if self.engine == "numba":
-            engine_numba.run(*args, lay.table, lay.rate_off, lay.run_off,
-                             np.array(lay.dims, dtype=np.int64), lay.bias, *tail)
-        else:
-            engine_numpy.run(lay, *args, *tail)
+        ens = Ensemble(self.S, self.rate, self.par, self.par64, self.ipar, self.active, rs["rbuf"],
+                       rs["ybuf"], rs["ylast"], rs["flag_last"], rs["acc"], rs["cnt"])
+        sched = Schedule(X, T, learn, int(n), bool(store_delta), V_MAX)
+        recording = Recording(rec_idx, c, trace, np.zeros(K, dtype=np.int64))
+        if self.engine == "numpy":
+            engine = engine_numpy
+        else:                             # small ensembles: one network after the other (same results)
+            engine = engine_numba if K >= engine_numba_net.LANES_FROM else engine_numba_net
+        out, div_at = engine.run(lay, ens, sched, recording)
         if finalize and rec_idx.size and rs["cnt"].max() > 0:     # final partial block (spec §3)
             last = (rs["acc"] / np.maximum(rs["cnt"], 1)[:, None]).astype(np.float32)
             trace = np.concatenate([trace, last[:, None]], axis=1)
