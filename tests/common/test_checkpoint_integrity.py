@@ -70,6 +70,7 @@ def test_checkpoint_of_another_run(tmp_path, capsys, monkeypatch):
     assert status(folder) == "failed"
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickle_code_in_a_checkpoint_never_runs(tmp_path):
     flag = tmp_path / "code_ran"
 
