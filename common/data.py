@@ -64,67 +64,34 @@ def _missing(name, root, expected, download_error=None):
 
 
 # ------------------------------------------------------------------------------------ IDX files
-def _stamp_file(raw, base):
-    return raw / f"{base}.source"
+def _idx_files(folder):
+    """The four files in `folder`, each the distributed .gz if there, else plain; None if incomplete."""
+    files = [folder / f"{n}.gz" if (folder / f"{n}.gz").is_file() else folder / n for n in IDX_FILES]
+    return files if all(f.is_file() for f in files) else None
 
 
-def _origin(folder, base, raw):
-    """The distributed .gz, else a plain file that is not one of our unpacked copies, else None."""
-    if (folder / f"{base}.gz").is_file():
-        return folder / f"{base}.gz"
-    plain = folder / base
-    if plain.is_file() and not (folder == raw and _stamp_file(raw, base).is_file()):
-        return plain
-    return None
+def _find_idx(candidates):
+    """The first folder with all four .gz files, else the first with all four in any form: a .gz
+    is read afresh on every load, so no unpacked copy can go stale behind a replaced .gz."""
+    found = [files for files in map(_idx_files, candidates) if files]
+    gz = [files for files in found if all(f.suffix == ".gz" for f in files)]
+    chosen = (gz or found or [None])[0]
+    return None if chosen is None else dict(zip(IDX_FILES, chosen))
 
 
-def _stamp(path):
-    st = path.stat()
-    return f"{path.resolve()} {st.st_size} {st.st_mtime_ns}"
-
-
-def _unpack(name, origin, target):
-    """Copy (gunzip for .gz) `origin` to `target` through a temp file; a broken .gz is DataCorrupt."""
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
-    opener = gzip.open if origin.suffix == ".gz" else open
+def _read_bytes(name, path):
+    if path.suffix != ".gz":
+        return np.fromfile(path, dtype=np.uint8)
     try:
-        with opener(origin, "rb") as src, open(tmp, "wb") as dst:
-            while True:
-                try:
-                    chunk = src.read(1 << 20)
-                except (OSError, EOFError, zlib.error) as err:     # BadGzipFile is an OSError
-                    raise DataCorrupt(origin, f"is not a complete gzip file ({err})", name)
-                if not chunk:
-                    break
-                dst.write(chunk)
-        os.replace(tmp, target)
-    except OSError as err:
-        raise UsageError(f"cannot write {target.parent}: {err.strerror or err}; "
-                         "make the folder writable or set LE_DATA_DIR to another data folder")
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _install_idx(name, source, raw):
-    """Keep raw/ holding plain copies of the source files; a copy is refreshed when its source
-    changes (path, size and mtime recorded beside it)."""
-    raw.mkdir(parents=True, exist_ok=True)
-    for base in IDX_FILES:
-        origin, target = _origin(source, base, raw), raw / base
-        if origin is None or origin == target:
-            continue                                  # raw/ is the source, or holds our copies only
-        stamp = _stamp(origin)
-        stamp_file = _stamp_file(raw, base)
-        if target.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
-            continue
-        stamp_file.unlink(missing_ok=True)
-        _unpack(name, origin, target)
-        stamp_file.write_text(stamp)
+        with gzip.open(path, "rb") as f:
+            return np.frombuffer(bytearray(f.read()), dtype=np.uint8)
+    except (OSError, EOFError, zlib.error) as err:         # BadGzipFile is an OSError
+        raise DataCorrupt(path, f"is not a complete gzip file ({err})", name)
 
 
 def _read_idx(name, path, ndim):
     """A uint8 IDX array of `ndim` dimensions, checked against its own header."""
-    data = np.fromfile(path, dtype=np.uint8)
+    data = _read_bytes(name, path)
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataCorrupt(path, f"holds {len(data)} bytes, less than an IDX header", name)
@@ -139,8 +106,8 @@ def _read_idx(name, path, ndim):
     return data[header:].reshape(dims)
 
 
-def _read_idx_pair(name, raw, prefix):
-    images_path, labels_path = raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"
+def _read_idx_pair(name, files, prefix):
+    images_path, labels_path = files[f"{prefix}-images-idx3-ubyte"], files[f"{prefix}-labels-idx1-ubyte"]
     images = _read_idx(name, images_path, 3)
     if images.shape[1:] != IMAGE_SHAPES[name]:
         raise DataCorrupt(images_path, f"holds {images.shape[1]}x{images.shape[2]} images; {name} images "
@@ -160,24 +127,16 @@ def _load_mnist_like(name, train, root, download):
     raw = root / folder / "raw"
     candidates = [raw, root / folder, root] + ([FASHION_DEBIAN] if name == "fashion_mnist" else [])
     expected = [raw / f"{n}[.gz]" for n in IDX_FILES] + ([FASHION_DEBIAN] if name == "fashion_mnist" else [])
-
-    def find():
-        found = next((c for c in candidates if all(_origin(c, n, raw) for n in IDX_FILES)), None)
-        if found is None and all((raw / n).is_file() for n in IDX_FILES):
-            found = raw                                # our copies, their sources gone
-        return found
-
-    source = find()
-    if source is None and download:
+    files = _find_idx(candidates)
+    if files is None and download:
         try:
             cls(str(root), train=train, download=True)   # torchvision checks the md5 of what it fetches
         except (RuntimeError, OSError) as err:           # OSError: URLError when offline
             raise _missing(name, root, expected, str(err).splitlines()[0])
-        source = find()
-    if source is None:
+        files = _find_idx(candidates)
+    if files is None:
         raise _missing(name, root, expected)
-    _install_idx(name, source, raw)
-    return _read_idx_pair(name, raw, "train" if train else "t10k")   # uint8 [N, 28, 28], int64 [N]
+    return _read_idx_pair(name, files, "train" if train else "t10k")   # uint8 [N, 28, 28], int64 [N]
 
 
 # ------------------------------------------------------------------------------------ CIFAR-10

@@ -111,13 +111,25 @@ def test_higgs_truncated_gz(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("where", ["MNIST/raw", "MNIST"])
-def test_replaced_gz_refreshes_the_unpacked_copy(tmp_path, where):
+def test_replaced_gz_is_what_loads(tmp_path, where):
     root = tmp_path / "data"
     write_mnist_like(root / where, 10, 5, seed=0)
     assert len(load_vision("mnist", True, root)[1]) == 10
     write_mnist_like(root / where, 20, 5, seed=1)
     x, y = load_vision("mnist", True, root)
     assert len(y) == 20 and len(x) == 20
+
+
+def test_gz_wins_over_plain_copies_left_in_raw(tmp_path):
+    """raw/ holds plain 10-image copies unpacked from an older .gz; MNIST/ holds the new .gz."""
+    root = tmp_path / "data"
+    write_mnist_like(root / "MNIST", 20, 5, seed=1)
+    old = tmp_path / "old"
+    write_mnist_like(old, 10, 5, seed=0)
+    (root / "MNIST" / "raw").mkdir()
+    for gz in old.glob("*.gz"):
+        (root / "MNIST" / "raw" / gz.stem).write_bytes(gzip.open(gz).read())
+    assert len(load_vision("mnist", True, root)[1]) == 20
 
 
 class _Payload:
