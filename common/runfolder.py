@@ -85,7 +85,11 @@ class _Log:
         try:
             getattr(self.file, method)(*args)
         except OSError as err:
-            self.file = None
+            broken, self.file = self.file, None
+            try:
+                broken.close()
+            except OSError:
+                pass
             if self.raise_errors:
                 raise _storage_error(self.path, err)
 
@@ -214,8 +218,9 @@ class RunFolder:
         missing = [k for k in ("_metrics_rows", "_wall_time", "_steps", "_config") if k not in state]
         if missing:
             raise CheckpointError(f"checkpoint {self.checkpoint_path} lacks '{missing[0]}'")
-        diff = isinstance(state["_config"], dict) and _first_difference(state["_config"], self.config)
-        if diff or not isinstance(state["_config"], dict):
+        stored = state["_config"]
+        diff = _first_difference(stored, self.config) if isinstance(stored, dict) else "no config stored"
+        if diff:
             raise CheckpointError(f"checkpoint {self.checkpoint_path} belongs to another run ({diff})")
         return state
 
