@@ -1,10 +1,11 @@
 """Compiled engine for small ensembles: the same step as engine_numba.py, one network after the other,
 vectorised over the neurons of a network instead of across networks.
 
-A block of engine_numba.LANES networks costs about as much as three networks stepped here (the
-vectors inside one network are short, but no lanes are idle), so `run` picks this loop for K below
-LANES_FROM. Every expression is the one of engine_numba.py in the same order, with the same φ, and no
-fastmath, so both loops give bit-identical results (tested through ensembles against single runs).
+A block of engine_numba.LANES = 8 networks costs about as much as 2.5 networks stepped here (the
+vectors inside one network are short, but no lanes are idle), so Microcircuits.run picks this loop
+for K below LANES_FROM. Every expression is the one of engine_numba.py in the same order, with the
+same φ and no fastmath, so both loops give bit-identical results (tested through ensembles against
+single runs).
 """
 import numpy as np
 
@@ -19,7 +20,7 @@ from .params import (P_DT, P_GP, P_GI, P_GO, P_GO_NOTGT, P_GB, P_GA, P_GSOM, P_G
 if AVAILABLE:
     import numba
 
-LANES_FROM = 4     # K from which engine_numba's blocks are cheaper per network (measured)
+LANES_FROM = 3     # K from which engine_numba's blocks are cheaper per network (measured)
 
 Networks = namedtuple("Networks", "S rate par f ipar active div_at rbuf ybuf ylast flag_last acc cnt")
 

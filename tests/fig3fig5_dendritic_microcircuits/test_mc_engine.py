@@ -67,7 +67,8 @@ def test_inactive_network_stays_frozen_and_leaves_the_others_alone(engine, K):
 
 
 def test_diverging_network_in_a_simd_block_stops_alone_with_its_state_at_divergence():
-    K = engine_numba_net.LANES_FROM
+    K = 4
+    assert K >= engine_numba_net.LANES_FROM                                  # the SIMD engine
     ps = [params(True)] * K
     X, T, learn = random_schedule(K, 30, (9, 30, 3), seed=4, p_learn=1.0)
     learn[1] = False
