@@ -18,58 +18,19 @@ from pathlib import Path
 from common.cli import UsageParser, parse_seeds
 from common.config import config_to_dict, load_config
 from common.divergence import check_finite
-from common.errors import Diverged, Interrupted, UsageError
+from common.errors import Diverged, UsageError
 from common.progress import progress
-from common.runfolder import RunFolder, default_run_dir
+from common.runfolder import default_run_dir
+from common.rungroup import RunGroup, run_ensembles
 from fig2cde_higgs_mnist_cifar10 import train
 from fig2cde_higgs_mnist_cifar10.config import Config
 from fig2cde_higgs_mnist_cifar10.ensemble import build_ensemble
 
 
-class RunGroup:
-    """The K RunFolders of one ensemble, open together; each ends with its own outcome."""
-
-    def __init__(self, jobs, restart):
-        self.all = [RunFolder(out, cfg, restart=restart) for cfg, out in jobs]
-        self.cfgs = [cfg for cfg, _ in jobs]
-        self.outcome = {}
-
-    def __enter__(self):
-        self.entered = []
-        try:
-            for run in self.all:
-                run.__enter__()
-                if not run.already_completed:
-                    self.entered.append(run)
-        except BaseException as err:
-            self.__exit__(type(err), err, None)
-            raise
-        self.pending = [(r, c) for r, c in zip(self.all, self.cfgs) if not r.already_completed]
-        return self
-
-    def mark(self, run, outcome):
-        """outcome: None (completed) or the exception that ended this run (Diverged)."""
-        self.outcome[id(run)] = outcome
-
-    def check_stop(self):
-        for run in self.entered:
-            if run.stop_requested():
-                raise Interrupted(run.stop_signal)
-
-    def __exit__(self, exc_type, exc, tb):
-        for run in reversed(self.entered):
-            own = self.outcome.get(id(run), "open")
-            if own == "open":
-                run.__exit__(exc_type, exc, tb)
-            elif own is None:
-                run.__exit__(None, None, None)
-            else:
-                run.__exit__(type(own), own, None)
-        return exc_type is not None and issubclass(exc_type, (Interrupted, KeyboardInterrupt))
-
-    @property
-    def exit_code(self):
-        return max((r.exit_code for r in self.entered), default=0)
+def ensemble_key(cfg) -> str:
+    """Runs with equal keys differ only in the seed and are trained as one ensemble."""
+    shared = {k: v for k, v in config_to_dict(cfg).items() if k != "seed"}
+    return json.dumps(shared, sort_keys=True, default=str)
 
 
 def ensemble_epoch(ens, loaders, runs, group, train_mode: bool, desc: str) -> list[dict]:
@@ -147,19 +108,14 @@ def _train_members(group, members, device):
         print(f"seed {cfgs[i].seed} test: loss {te['loss']:.4f} accuracy {te['accuracy']:.2f} % "
               f"error {te['error']:.2f} % ({train.scored(te, loaders[i]['test'], 'test')})")
         runs[i].complete(train.final_metrics(te, cfg0, last_val[i]))
-        group.mark(runs[i], None)
 
 
 def train_ensemble(jobs, restart=False) -> int:
     """Train the runs `jobs` [(cfg, out_dir)], whose configs differ only in the seed, together."""
     with RunGroup(jobs, restart) as group:
-        if group.pending:
-            device = train.resolve_device(group.pending[0][1].device)
-            by_start = {}
-            for run, cfg in group.pending:
-                st = run.resumed_state
-                by_start.setdefault(st["epoch"] if st else 0, []).append((run, cfg))
-            for _, members in sorted(by_start.items()):
+        if group.members:
+            device = train.resolve_device(group.members[0][1].device)
+            for members in group.by_checkpoint():
                 _train_members(group, members, device)
     return group.exit_code
 
@@ -178,16 +134,10 @@ def cmd_sweep(argv) -> int:
         raise UsageError("sweep needs at least one CONFIG.yaml")
     if any(o.split("=", 1)[0] == "seed" for o in overrides):
         raise UsageError("sweep: give the seeds with --seeds, not seed=")
-    groups = {}
+    jobs = []
     for path in configs:
         for seed in parse_seeds(a.seeds):
             cfg = load_config(Config, path, overrides + [f"seed={seed}"])
             out = a.root / path.stem / f"seed{seed}" if a.root else default_run_dir(train.FOLDER, path, seed)
-            shared = {k: v for k, v in config_to_dict(cfg).items() if k != "seed"}
-            groups.setdefault(json.dumps(shared, sort_keys=True, default=str), []).append((cfg, out))
-    code = 0
-    for jobs in groups.values():
-        code = max(code, train_ensemble(jobs, a.restart))
-        if code >= 128:  # interrupted: stop here, a rerun resumes
-            break
-    return code
+            jobs.append((cfg, out))
+    return run_ensembles(jobs, ensemble_key, lambda group_jobs: train_ensemble(group_jobs, a.restart))

@@ -11,8 +11,8 @@ import torch
 from common.config import config_to_dict
 from common.device import resolve_device
 from common.divergence import check_finite
-from common.errors import Diverged, Interrupted
-from common.runfolder import RunFolder
+from common.errors import Diverged
+from common.rungroup import RunGroup
 from fig2b_fig4ac_mnist.src.config import DTYPES
 from fig2b_fig4ac_mnist.src.cuda_graph import GraphPresenter
 from fig2b_fig4ac_mnist.src.data import load_splits
@@ -31,50 +31,6 @@ def ensemble_key(cfg):
     return repr(sorted((k, v) for k, v in config_to_dict(cfg).items() if k not in PER_NETWORK))
 
 
-class RunGroup:
-    """K RunFolders open at once; each ends with the outcome of its own network."""
-
-    def __init__(self, jobs, restart=False):
-        self.all = [RunFolder(out, cfg, restart=restart) for cfg, out in jobs]
-        self.cfgs = [cfg for cfg, _ in jobs]
-        self.outcome = {}
-
-    def __enter__(self):
-        self.entered = []
-        try:
-            for run in self.all:
-                run.__enter__()
-                if not run.already_completed:
-                    self.entered.append(run)
-        except BaseException as err:  # e.g. a damaged checkpoint: close the folders already open
-            self.__exit__(type(err), err, err.__traceback__)
-            raise
-        self.members = [(r, c) for r, c in zip(self.all, self.cfgs) if not r.already_completed]
-        return self
-
-    def check_stop(self):
-        for run in self.entered:
-            if run.stop_requested():
-                raise Interrupted(run.stop_signal)
-
-    def diverged(self, run, epoch, reason):
-        self.outcome[id(run)] = Diverged(epoch, reason)
-        run.update_summary(diverged_epoch=epoch, diverged_reason=reason)
-
-    def __exit__(self, exc_type, exc, tb):
-        for run in reversed(self.entered):
-            own = self.outcome.get(id(run))
-            if own is not None:
-                run.__exit__(type(own), own, None)
-            else:
-                run.__exit__(exc_type, exc, tb)
-        return exc_type is None or issubclass(exc_type, (Interrupted, KeyboardInterrupt))
-
-    @property
-    def exit_code(self):
-        return max((r.exit_code for r in self.entered), default=0)
-
-
 def train_ensemble(jobs, restart=False):
     """jobs: [(cfg, run folder)] with equal ensemble_key. Returns the exit code."""
     cfg0 = jobs[0][0]
@@ -84,18 +40,17 @@ def train_ensemble(jobs, restart=False):
     torch.set_float32_matmul_precision("high" if cfg0.tf32 else "highest")
     splits = load_splits(cfg0, device, dtype)  # before any run folder: bad data leaves none behind
     with RunGroup(jobs, restart) as group:
-        by_start = {}
-        for run, cfg in group.members:
-            state = run.resumed_state
-            by_start.setdefault(0 if state is None else state["epoch"] + 1, []).append((run, cfg))
-        for start, members in sorted(by_start.items()):  # after a crash between checkpoints epochs differ
-            _train(group, members, start, splits, device, dtype)
+        for members in group.by_checkpoint():  # after a crash between checkpoints epochs differ
+            _train(group, members, splits, device, dtype)
     return group.exit_code
 
 
-def _train(group, members, start, splits, device, dtype):
+def _train(group, members, splits, device, dtype):
+    """Members [(run, cfg)] that go on from the same checkpoint, trained together to the end."""
     train, val, test = splits
     runs = [r for r, _ in members]
+    state = runs[0].resumed_state
+    start = 0 if state is None else state["epoch"] + 1
     cfgs = [c for _, c in members]
     cfg0, K = cfgs[0], len(cfgs)
     stream_seeds = [c.seed if c.reseed_after_init is None else c.reseed_after_init for c in cfgs]
@@ -115,7 +70,7 @@ def _train(group, members, start, splits, device, dtype):
     def diverge(k, epoch, reason):
         alive[k] = False
         net.silence(k)
-        group.diverged(runs[k], epoch, reason)
+        group.mark(runs[k], Diverged(epoch, reason))
         if K > 1:
             say(k, f"diverged at epoch {epoch}: {reason}; silenced, the other networks go on")
 

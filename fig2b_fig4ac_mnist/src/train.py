@@ -18,6 +18,7 @@ from common.cli import UsageParser, entry_point, parse_entry_args, parse_seeds
 from common.config import load_config
 from common.errors import UsageError
 from common.runfolder import default_run_dir
+from common.rungroup import run_ensembles
 from fig2b_fig4ac_mnist.src.config import Config
 from fig2b_fig4ac_mnist.src.ensemble_runs import ensemble_key, train_ensemble
 from fig2b_fig4ac_mnist.src.paths import FOLDER, RUNS
@@ -38,7 +39,7 @@ def sweep(argv):
     overrides = [x for x in args.items if "=" in x]
     if not configs:
         raise UsageError("sweep needs at least one CONFIG.yaml")
-    groups, outs = {}, set()
+    jobs, outs = [], set()
     for path in configs:
         for variant, variant_overrides in args.variant or [("", "")]:
             for seed in parse_seeds(args.seeds):
@@ -51,14 +52,13 @@ def sweep(argv):
                 if out in outs:
                     raise UsageError(f"two runs would write {out}; put {{stem}} or {{variant}} into --name")
                 outs.add(out)
-                groups.setdefault(ensemble_key(cfg), []).append((cfg, out))
-    code = 0
-    for jobs in groups.values():
-        print(f"ensemble of {len(jobs)} networks", flush=True)
-        code = max(code, train_ensemble(jobs, args.restart))
-        if code >= 128:  # interrupted: the rest resumes on rerun
-            break
-    return code
+                jobs.append((cfg, out))
+
+    def train(group_jobs):
+        print(f"ensemble of {len(group_jobs)} networks", flush=True)
+        return train_ensemble(group_jobs, args.restart)
+
+    return run_ensembles(jobs, ensemble_key, train)
 
 
 @entry_point

@@ -7,11 +7,12 @@ import time
 import numpy as np
 
 from common.errors import Diverged, Interrupted
+from common.rungroup import RunGroup, run_ensembles
 
 from .bars_task import bars_data, build
 from .evaluation import evaluate
 from .protocol import RUNAWAY, epoch_metrics, epochs_before_divergence
-from .runfolders import RunGroup, split_state, stack_states
+from .runfolders import split_state, stack_states
 from .sub_blocks import run_in_sub_blocks
 from .traces import named_traces, record_list, save_arrays
 
@@ -29,28 +30,20 @@ def ensemble_key(cfg):
 def sweep(jobs, restart=False):
     """Train the runs `jobs` [(cfg, out_dir)] as few ensembles as possible; stop after an ensemble that
     was interrupted. Returns the exit code."""
-    groups = {}
-    for cfg, out in jobs:
-        groups.setdefault(ensemble_key(cfg), []).append((cfg, out))
-    code = 0
-    for key, members in groups.items():
-        print(f"ensemble of {len(members)} runs, {key[0]} steps per pattern", flush=True)
-        code = max(code, train_group(members, restart))
-        if code >= 128:
-            break
-    return code
+    def train(group_jobs):
+        print(f"ensemble of {len(group_jobs)} runs, {group_jobs[0][0].network.steps_per_pattern} steps "
+              "per pattern", flush=True)
+        return train_group(group_jobs, restart)
+
+    return run_ensembles(jobs, ensemble_key, train)
 
 
 def train_group(jobs, restart=False):
     """Train the runs `jobs` [(cfg, out_dir)] (one ensemble_key) as one ensemble; completed runs are
     skipped, interrupted ones resume from their checkpoints. Returns the exit code."""
-    with RunGroup(jobs, restart) as group:
-        by_epoch = {}
-        for run, cfg in zip(group.runs, group.run_cfgs):
-            st = run.resumed_state
-            by_epoch.setdefault(st["epoch"] if st else 0, []).append((run, cfg))
-        for start, members in sorted(by_epoch.items()):
-            _train_members(group, members, start)
+    with RunGroup(jobs, restart, sigint_stops=True) as group:
+        for members in group.by_checkpoint():
+            _train_members(group, members)
     return group.exit_code
 
 
@@ -64,9 +57,10 @@ def blocks(cfg, K):
     return list(zip([0] + ends[:-1], ends))
 
 
-def _train_members(group, members, start):
-    """Members [(run, cfg)] that all resume at epoch `start` (0: a fresh start)."""
+def _train_members(group, members):
+    """Members [(run, cfg)] that all go on from the same checkpoint (or all start afresh)."""
     runs = [m[0] for m in members]
+    start = runs[0].resumed_state["epoch"] if runs[0].resumed_state else 0
     cfgs = [m[1] for m in members]
     cfg0 = cfgs[0]
     n = cfg0.network.steps_per_pattern
@@ -159,7 +153,6 @@ def _finish(group, net, runs, cfgs, alive, n, c, per_epoch):
         run.complete({"test_loss": ev[k]["test"]["mse"], "test_accuracy": ev[k]["test"]["acc"],
                       "train_loss": ev[k]["train"]["mse"], "train_accuracy": ev[k]["train"]["acc"],
                       "final_val_loss": _last_val_loss(run), "engine": net.engine})
-        group.mark(run, None)
 
 
 def _last_val_loss(run):

@@ -27,3 +27,14 @@ def batch(task="higgs", B=8, seed=1, dtype=torch.float32):
 def cosine(a, b):
     a, b = a.flatten().double(), b.flatten().double()
     return float(a @ b / (a.norm() * b.norm()))
+
+
+def flat_tensors(obj, prefix=""):
+    """Every tensor of a nested state (dicts, lists, tuples), by its dotted path."""
+    if isinstance(obj, torch.Tensor):
+        return {prefix: obj}
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    out = {}
+    for k, v in items:
+        out.update(flat_tensors(v, f"{prefix}.{k}"))
+    return out

@@ -9,7 +9,7 @@ from fig2cde_higgs_mnist_cifar10.config import Config
 from fig2cde_higgs_mnist_cifar10.ensemble import BPEnsemble
 from fig2cde_higgs_mnist_cifar10.model.le_ensemble import network_input, stack, unstack_into
 from fig2cde_higgs_mnist_cifar10.trainers import BPTrainer
-from tests.fig2cde_higgs_mnist_cifar10.helpers import batch, make_net
+from tests.fig2cde_higgs_mnist_cifar10.helpers import batch, flat_tensors, make_net
 from tests.fig2cde_higgs_mnist_cifar10.test_cli import CONFIGS
 
 K = 3
@@ -99,7 +99,7 @@ def test_bp_vmap_ensemble_agrees_with_separate_trainers_to_float_rounding(task):
             assert c_e == c_s and loss_e == pytest.approx(loss_s, rel=1e-5)
     ens.sync()
     for single, member in zip(singles, members):
-        a, b = _flat_state(single.state_dict()), _flat_state(member.state_dict())
+        a, b = flat_tensors(single.state_dict()), flat_tensors(member.state_dict())
         assert a.keys() == b.keys() and any("momentum_buffer" in k for k in a)
         for name in a:
             torch.testing.assert_close(b[name], a[name], rtol=0, atol=BATCHED_ATOL, msg=name)
@@ -108,13 +108,3 @@ def test_bp_vmap_ensemble_agrees_with_separate_trainers_to_float_rounding(task):
 def _bp_batch(task, seed, B=8):
     x, y = batch(task, B=B, seed=seed)
     return x, (y[:, 0].long() if task == "higgs" else y.argmax(1))
-
-
-def _flat_state(obj, prefix=""):
-    if isinstance(obj, torch.Tensor):
-        return {prefix: obj}
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
-    out = {}
-    for k, v in items:
-        out.update(_flat_state(v, f"{prefix}.{k}"))
-    return out

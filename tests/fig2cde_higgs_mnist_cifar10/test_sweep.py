@@ -14,6 +14,7 @@ import torch
 
 from common.checkpoint import load_checkpoint
 from fig2cde_higgs_mnist_cifar10 import train
+from tests.fig2cde_higgs_mnist_cifar10.helpers import flat_tensors
 from tests.fig2cde_higgs_mnist_cifar10.test_cli import CONFIGS, FOLDER
 
 SEEDS = (1, 2, 3)
@@ -24,19 +25,8 @@ def _rows(run_dir):
         return [{k: v for k, v in r.items() if k != "wall_time"} for r in csv.DictReader(f)]
 
 
-def _flat(obj, prefix=""):
-    """Every tensor of a (nested) checkpoint, by path."""
-    if isinstance(obj, torch.Tensor):
-        return {prefix: obj}
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
-    out = {}
-    for k, v in items:
-        out.update(_flat(v, f"{prefix}.{k}"))
-    return out
-
-
 def _checkpoint(run_dir):
-    return _flat(load_checkpoint(run_dir / "checkpoint.pt")["trainer"])
+    return flat_tensors(load_checkpoint(run_dir / "checkpoint.pt")["trainer"])
 
 
 def _sweep_and_singles(tmp_path, config, overrides):

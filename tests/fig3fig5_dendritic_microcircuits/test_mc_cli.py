@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
+from common.rungroup import RunGroup
 from fig3fig5_dendritic_microcircuits import plot_fig3, plot_fig5
 from fig3fig5_dendritic_microcircuits.src import bars_train, run_bars, run_single_mc
-from fig3fig5_dendritic_microcircuits.src.runfolders import RunGroup
 
 from .helpers import CONFIGS, FOLDER
 
