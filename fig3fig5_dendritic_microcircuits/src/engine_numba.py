@@ -82,7 +82,7 @@ def _phi(x):
     s = p / (TWO + p)
     z = s * s
     q = ((((((A15 * z + A13) * z + A11) * z + A9) * z + A7) * z + A5) * z + A3) * z + ONE
-    sp = max(x, ZERO) + TWO * s * q
+    sp = (ZERO if ZERO > x else x) + TWO * s * q   # max(x, 0) as a select (max does not vectorise)
     out = sp if mid else x
     return ZERO if x < f32(-15.0) else out
 
@@ -123,7 +123,9 @@ def _update_clipped(S, o, N, M, err, x, x0, cc, ic, lrn):
             for k in range(LANES):
                 w0 = S[rw + a * LANES + k]
                 w = w0 + cc[ic * LANES + k] * (err[a * LANES + k] * x[rx + k])
-                w = min(max(w, -cc[(ic + 1) * LANES + k]), cc[(ic + 1) * LANES + k])
+                lo, hi = -cc[(ic + 1) * LANES + k], cc[(ic + 1) * LANES + k]
+                w = lo if lo > w else w                # = min(max(w, lo), hi) as selects (NaN
+                w = hi if hi < w else w                # stays NaN): min/max do not vectorise
                 S[rw + a * LANES + k] = w if lrn[k] else w0
 
 
@@ -145,26 +147,28 @@ def _phi_flat(x, i0, out, o0, n):
         out[o0 + t] = _phi(x[i0 + t])
 
 
-def _err(Rn, r0, N, rfs, any_rfs, uh, par, col, v, pa, pu):
+def _err(Rn, r0, N, rrfs, any_rfs, uh, rp, col, v, pa, pu):
     """uh <- φ(û) - φ(α v) for N neurons (spec §1.4), α = row col of par. φ(û) is the new rate
     φ(p(X)) at row r0 of Rn, or φ(û) itself where the rates come from the soma (spec Q5, ablation
-    rates_from_soma)."""
+    rates_from_soma). rp, rrfs: per-lane constants repeated along the rows (see _block)."""
+    Wd = rrfs.shape[0]
     half = pa.shape[0] // 2                        # α v in the first half of pa, φ(α v) in the second
     if any_rfs:
         _phi_flat(uh, 0, pu, 0, N * LANES)
-    for a in range(N):
-        for k in range(LANES):
-            pa[a * LANES + k] = par[col * LANES + k] * v[a * LANES + k]
+    for t in range(N * LANES):
+        pa[t] = rp[col * Wd + t] * v[t]
     _phi_flat(pa, 0, pa, half, N * LANES)     # not in place: that would fail the vector overlap check
-    for a in range(N):
-        for k in range(LANES):
-            p, rn = pu[a * LANES + k], Rn[(r0 + a) * LANES + k]
-            uh[a * LANES + k] = (p if rfs[k] else rn) - pa[half + a * LANES + k]
+    for t in range(N * LANES):
+        p, rn = pu[t], Rn[r0 * LANES + t]
+        uh[t] = (p if rrfs[t] else rn) - pa[half + t]
 
 
-def _hidden(g, S, R, Rn, pre, par, i, le, rfs, lrn, any_lrn, any_rfs, store_delta, vb, va, vtmp,
-            err, cc, pa, pu):
-    """Compute and apply hidden layer i of a block (reads rates of the previous step only)."""
+def _hidden(g, S, R, Rn, pre, par, i, rp, rle, rrfs, lrn, any_lrn, any_rfs, store_delta, vb, va,
+            vtmp, err, cc, pa, pu):
+    """Compute and apply hidden layer i of a block (reads rates of the previous step only). The
+    neuron updates run over rows x lanes as one flat loop, with the per-lane constants repeated along
+    the rows (rp, rle, rrfs, see _block)."""
+    Wd = rle.shape[0]
     tab, dims, bias = g.table, g.dims, g.bias
     N = dims[i + 1]
     U = dims[i + 2]
@@ -183,55 +187,53 @@ def _hidden(g, S, R, Rn, pre, par, i, le, rfs, lrn, any_lrn, any_rfs, store_delt
     _matvec(S, tab[i, F_WIP], U, Mp, pre, M, vtmp)
     o_ui, o_uhi, o_vi, o_si, o_di = (tab[i, F_UI], tab[i, F_UHI], tab[i, F_VI], tab[i, F_SI],
                                      tab[i, F_DI])
-    for a in range(U):
-        for k in range(LANES):
-            GI, dt = par[P_GI * LANES + k], par[P_DT * LANES + k]
-            v = vtmp[a * LANES + k]
-            si = (par[P_GB * LANES + k] * v + par[P_GSOM_I * LANES + k] * S[(o_nu + a) * LANES + k]) / GI
-            ui = S[(o_ui + a) * LANES + k]
-            di = GI * (si - ui)
-            un = ui + dt * di
-            uh_le = ui + di / GI                       # both arms computed: a select, no branch
-            uh = uh_le if le[k] else un
-            tx = un if rfs[k] else uh                  # transmitted voltage p(X)
-            S[(o_vi + a) * LANES + k] = v
-            S[(o_si + a) * LANES + k] = si
-            S[(o_di + a) * LANES + k] = di
-            S[(o_uhi + a) * LANES + k] = tx
-            S[(o_ui + a) * LANES + k] = un
-            err[a * LANES + k] = uh                    # kept for the plasticity term
+    for t in range(U * LANES):
+        GI, dt = rp[P_GI * Wd + t], rp[P_DT * Wd + t]
+        v = vtmp[t]
+        si = (rp[P_GB * Wd + t] * v + rp[P_GSOM_I * Wd + t] * S[o_nu * LANES + t]) / GI
+        ui = S[o_ui * LANES + t]
+        di = GI * (si - ui)
+        un = ui + dt * di
+        uh_le = ui + di / GI                           # both arms computed: a select, no branch
+        uh = uh_le if rle[t] else un
+        tx = un if rrfs[t] else uh                     # transmitted voltage p(X)
+        S[o_vi * LANES + t] = v
+        S[o_si * LANES + t] = si
+        S[o_di * LANES + t] = di
+        S[o_uhi * LANES + t] = tx
+        S[o_ui * LANES + t] = un
+        err[t] = uh                                    # kept for the plasticity term
     _phi_flat(S, o_uhi * LANES, Rn, rI * LANES, U * LANES)
     if any_lrn:
-        _err(Rn, rI, U, rfs, any_rfs, err, par, P_ALPHA_I, vtmp, pa, pu)
+        _err(Rn, rI, U, rrfs, any_rfs, err, rp, P_ALPHA_I, vtmp, pa, pu)
     # pyramids: v^B = W_up ρ_in, v^A = W_down φ(ν) + W_pi ρ_I
     _matvec(S, tab[i, F_WUP], N, M, pre, 0, vb)
     _matvec(S, tab[i, F_WDOWN], N, U, R, rN, va)
     _matvec(S, tab[i, F_WPI], N, U, R, rI, vtmp)
     o_u, o_uh, o_vb, o_va, o_s, o_d = (tab[i, F_U], tab[i, F_UH], tab[i, F_VB], tab[i, F_VA],
                                        tab[i, F_S], tab[i, F_D])
-    for a in range(N):
-        for k in range(LANES):
-            GP, dt = par[P_GP * LANES + k], par[P_DT * LANES + k]
-            vba = vb[a * LANES + k]
-            vaa = va[a * LANES + k] + vtmp[a * LANES + k]
-            va[a * LANES + k] = vaa
-            sp = (par[P_GB * LANES + k] * vba + par[P_GA * LANES + k] * vaa) / GP
-            u = S[(o_u + a) * LANES + k]
-            d = GP * (sp - u)
-            un = u + dt * d
-            uh_le = u + d / GP
-            uh = uh_le if le[k] else un
-            tx = un if rfs[k] else uh
-            S[(o_vb + a) * LANES + k] = vba
-            S[(o_va + a) * LANES + k] = vaa
-            S[(o_s + a) * LANES + k] = sp
-            S[(o_d + a) * LANES + k] = d
-            S[(o_uh + a) * LANES + k] = tx
-            S[(o_u + a) * LANES + k] = un
-            vtmp[a * LANES + k] = uh
+    for t in range(N * LANES):
+        GP, dt = rp[P_GP * Wd + t], rp[P_DT * Wd + t]
+        vba = vb[t]
+        vaa = va[t] + vtmp[t]
+        va[t] = vaa
+        sp = (rp[P_GB * Wd + t] * vba + rp[P_GA * Wd + t] * vaa) / GP
+        u = S[o_u * LANES + t]
+        d = GP * (sp - u)
+        un = u + dt * d
+        uh_le = u + d / GP
+        uh = uh_le if rle[t] else un
+        tx = un if rrfs[t] else uh
+        S[o_vb * LANES + t] = vba
+        S[o_va * LANES + t] = vaa
+        S[o_s * LANES + t] = sp
+        S[o_d * LANES + t] = d
+        S[o_uh * LANES + t] = tx
+        S[o_u * LANES + t] = un
+        vtmp[t] = uh
     _phi_flat(S, o_uh * LANES, Rn, rP * LANES, N * LANES)
     if any_lrn:
-        _err(Rn, rP, N, rfs, any_rfs, vtmp, par, P_ALPHA_P, vb, pa, pu)
+        _err(Rn, rP, N, rrfs, any_rfs, vtmp, rp, P_ALPHA_P, vb, pa, pu)
         for k in range(LANES):             # rows: η_up, clip, η_pi, η_ip (dt included)
             cc[k] = par[(P_ETA0 + 3 * i) * LANES + k]
             cc[LANES + k] = par[P_CLIP_HID * LANES + k]
@@ -250,8 +252,9 @@ def _hidden(g, S, R, Rn, pre, par, i, le, rfs, lrn, any_lrn, any_rfs, store_delt
             _delta(S, tab[i, F_DPI], N, U, err, R, rI, lrn)
 
 
-def _output(g, S, R, Rn, pre, par, i, le, rfs, lrn, any_lrn, any_rfs, store_delta, y, nudge, vb,
-            err, cc, pa, pu):
+def _output(g, S, R, Rn, pre, par, i, rp, rle, rrfs, lrn, any_lrn, any_rfs, store_delta, y, rnudge,
+            vb, err, cc, pa, pu):
+    Wd = rle.shape[0]
     tab, dims, bias = g.table, g.dims, g.bias
     N = dims[i + 1]
     M = dims[i] + bias
@@ -265,30 +268,29 @@ def _output(g, S, R, Rn, pre, par, i, le, rfs, lrn, any_lrn, any_rfs, store_delt
     _matvec(S, tab[i, F_WUP], N, M, pre, 0, vb)
     o_u, o_uh, o_vb, o_s, o_d = tab[i, F_U], tab[i, F_UH], tab[i, F_VB], tab[i, F_S], tab[i, F_D]
     rO = g.rate_off[i, 0]
-    for a in range(N):
-        for k in range(LANES):
-            gb, GO, dt = par[P_GB * LANES + k], par[P_GO * LANES + k], par[P_DT * LANES + k]
-            v = vb[a * LANES + k]
-            s_n = (gb * v + par[P_GSOM * LANES + k] * y[a * LANES + k]) / GO
-            s_f = gb * v / par[P_GLB * LANES + k]
-            so = s_n if nudge[k] else s_f
-            G_f = par[P_GO_NOTGT * LANES + k]           # spec Q4: G_O = 0.19 also without target
-            G = GO if nudge[k] else G_f
-            u = S[(o_u + a) * LANES + k]
-            d = G * (so - u)
-            un = u + dt * d
-            uh_le = u + d / G
-            uh = uh_le if le[k] else un
-            tx = un if rfs[k] else uh
-            S[(o_vb + a) * LANES + k] = v
-            S[(o_s + a) * LANES + k] = so
-            S[(o_d + a) * LANES + k] = d
-            S[(o_uh + a) * LANES + k] = tx
-            S[(o_u + a) * LANES + k] = un
-            err[a * LANES + k] = uh
+    for t in range(N * LANES):
+        gb, GO, dt = rp[P_GB * Wd + t], rp[P_GO * Wd + t], rp[P_DT * Wd + t]
+        v = vb[t]
+        s_n = (gb * v + rp[P_GSOM * Wd + t] * y[t]) / GO
+        s_f = gb * v / rp[P_GLB * Wd + t]
+        so = s_n if rnudge[t] else s_f
+        G_f = rp[P_GO_NOTGT * Wd + t]                  # spec Q4: G_O = 0.19 also without target
+        G = GO if rnudge[t] else G_f
+        u = S[o_u * LANES + t]
+        d = G * (so - u)
+        un = u + dt * d
+        uh_le = u + d / G
+        uh = uh_le if rle[t] else un
+        tx = un if rrfs[t] else uh
+        S[o_vb * LANES + t] = v
+        S[o_s * LANES + t] = so
+        S[o_d * LANES + t] = d
+        S[o_uh * LANES + t] = tx
+        S[o_u * LANES + t] = un
+        err[t] = uh
     _phi_flat(S, o_uh * LANES, Rn, rO * LANES, N * LANES)
     if any_lrn:
-        _err(Rn, rO, N, rfs, any_rfs, err, par, P_ALPHA_O, vb, pa, pu)
+        _err(Rn, rO, N, rrfs, any_rfs, err, rp, P_ALPHA_O, vb, pa, pu)
         for k in range(LANES):
             cc[k] = par[(P_ETA0 + 3 * i) * LANES + k]
             cc[LANES + k] = par[P_CLIP_OUT * LANES + k]
@@ -329,6 +331,16 @@ def _block(g, e, r, b):
     for k in range(LANES):
         w_out[k] = f32(n - n_out[k])
     S_keep, R_keep = S.copy(), R.copy()            # frozen state of networks that are not active
+    # per-lane constants repeated along nmax rows: element t of a row range belongs to lane t % LANES
+    n_par = par.shape[0] // LANES
+    rp = np.empty(n_par * nmax, dtype=np.float32)
+    rle = np.empty(nmax, dtype=np.bool_)
+    rrfs = np.empty(nmax, dtype=np.bool_)
+    rnudge = np.empty(NL * LANES, dtype=np.bool_)
+    for t in range(nmax):
+        rle[t], rrfs[t] = le[t % LANES], rfs[t % LANES]
+        for c in range(n_par):
+            rp[c * nmax + t] = par[c * LANES + t % LANES]
     any_rfs = False
     for k in range(LANES):
         any_rfs |= act[k] and rfs[k]
@@ -373,10 +385,12 @@ def _block(g, e, r, b):
                     if bias == 1:
                         for k in range(LANES):
                             pre[dims[li] * LANES + k] = par[P_BIAS_VAL * LANES + k]
-                _hidden(g, S, R, Rn, pre, par, li, le, rfs, lrn, any_lrn, any_rfs, store_delta,
-                        vb, va, vtmp, err, cc, pa, pu)
-            _output(g, S, R, Rn, pre, par, L - 1, le, rfs, lrn, any_lrn, any_rfs, store_delta, y,
-                    nudge, vb, err, cc, pa, pu)
+                _hidden(g, S, R, Rn, pre, par, li, rp, rle, rrfs, lrn, any_lrn, any_rfs,
+                        store_delta, vb, va, vtmp, err, cc, pa, pu)
+            for t in range(NL * LANES):
+                rnudge[t] = nudge[t % LANES]
+            _output(g, S, R, Rn, pre, par, L - 1, rp, rle, rrfs, lrn, any_lrn, any_rfs, store_delta,
+                    y, rnudge, vb, err, cc, pa, pu)
             for j in range(n_rate * LANES):
                 R[j] = Rn[j]
             for j in range(NL):                                  # step 5

@@ -46,7 +46,8 @@ def _update(sk, o, N, M, err, x, x0, c, clip, do_clip, dk, od, store_delta):
         if do_clip:
             for a in range(N):
                 w = sk[base + a] + c * (err[a] * xj)
-                sk[base + a] = min(max(w, -clip), clip)
+                w = -clip if -clip > w else w          # = min(max(w, -clip), clip), as in
+                sk[base + a] = clip if clip < w else w  # engine_numba.py
         else:
             for a in range(N):
                 sk[base + a] += c * (err[a] * xj)
