@@ -1,7 +1,7 @@
 """Compiled engine for small ensembles: the same step as engine_numba.py, one network after the other,
 vectorised over the neurons of a network instead of across networks.
 
-A block of engine_numba.LANES = 8 networks costs about as much as 2.5 networks stepped here (the
+A block of engine_numba.LANES = 8 networks costs about as much as 2 networks stepped here (the
 vectors inside one network are short, but no lanes are idle), so Microcircuits.run picks this loop
 for K below LANES_FROM. Every expression is the one of engine_numba.py in the same order, with the
 same φ and no fastmath, so both loops give bit-identical results (tested through ensembles against
