@@ -143,8 +143,9 @@ def _delta(S, od, N, M, err, x, x0, lrn):
 
 def _phi_flat(x, i0, out, o0, n):
     """out[o0 + t] = φ(x[i0 + t]) for t < n: consecutive rows of a block are one flat range."""
-    for t in range(n):
-        out[o0 + t] = _phi(x[i0 + t])
+    xs, os_ = x[i0:i0 + n], out[o0:o0 + n]    # index t >= 0: no negative-index fix-up, which
+    for t in range(n):                        # would turn the vector loads into gathers
+        os_[t] = _phi(xs[t])
 
 
 def _err(Rn, r0, N, rrfs, any_rfs, uh, rp, col, v, pa, pu):
