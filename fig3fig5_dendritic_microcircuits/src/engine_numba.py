@@ -7,8 +7,8 @@ an ensemble do the same operations on different numbers. For the duration of a c
 packed network-innermost: blocks of LANES networks, each block's state (n_state, LANES) contiguous
 and flat (`to_lanes`), so every loop `for k in range(LANES)` is a whole-vector operation. LE/orig,
 nudging, learning and the ablation are per-lane selects, not branches. The softplus φ is written out in
-float32 arithmetic (no libm call), so it vectorises too. A block costs the same with 1 or LANES active
-networks, so Microcircuits.run steps small ensembles with engine_numba_net.py (same results).
+float32 arithmetic (no libm call), so it vectorises too. A block costs about the same with 1 or LANES
+networks; even one network alone is no slower than in a loop vectorised over its neurons (measured).
 
 Exactness: no fastmath. There is no sum across lanes for reassociation to speed up, FMA contraction
 would change the rounding against the reference, and the divergence check needs NaN semantics. Every
@@ -101,6 +101,10 @@ def _matvec(S, o, N, M, x, x0, v):
                 v[a * LANES + k] += S[rw + a * LANES + k] * x[rx + k]
 
 
+def _seg(A, start, n):
+    return A[start:start + n]
+
+
 def _update(S, o, N, M, err, x, x0, cc, ic, lrn):
     """W += c (err ⊗ x) (spec §1.4) in the lanes that learn, c = row ic of cc. Same transposed
     storage as _matvec."""
@@ -156,11 +160,13 @@ def _err(Rn, r0, N, rrfs, any_rfs, uh, rp, col, v, pa, pu):
     half = pa.shape[0] // 2                        # α v in the first half of pa, φ(α v) in the second
     if any_rfs:
         _phi_flat(uh, 0, pu, 0, N * LANES)
-    for t in range(N * LANES):
-        pa[t] = rp[col * Wd + t] * v[t]
-    _phi_flat(pa, 0, pa, half, N * LANES)     # not in place: that would fail the vector overlap check
-    for t in range(N * LANES):
-        p, rn = pu[t], Rn[r0 * LANES + t]
+    n = N * LANES
+    alpha, rn_ = rp[col * Wd:col * Wd + n], Rn[r0 * LANES:r0 * LANES + n]
+    for t in range(n):
+        pa[t] = alpha[t] * v[t]
+    _phi_flat(pa, 0, pa, half, n)             # not in place: that would fail the vector overlap check
+    for t in range(n):
+        p, rn = pu[t], rn_[t]
         uh[t] = (p if rrfs[t] else rn) - pa[half + t]
 
 
@@ -188,21 +194,27 @@ def _hidden(g, S, R, Rn, pre, par, i, rp, rle, rrfs, lrn, any_lrn, any_rfs, stor
     _matvec(S, tab[i, F_WIP], U, Mp, pre, M, vtmp)
     o_ui, o_uhi, o_vi, o_si, o_di = (tab[i, F_UI], tab[i, F_UHI], tab[i, F_VI], tab[i, F_SI],
                                      tab[i, F_DI])
-    for t in range(U * LANES):
-        GI, dt = rp[P_GI * Wd + t], rp[P_DT * Wd + t]
+    n = U * LANES                      # slices: indices t >= 0 need no negative-index fix-up
+    GI_, DT_, GB_, GS_ = (_seg(rp, P_GI * Wd, n), _seg(rp, P_DT * Wd, n), _seg(rp, P_GB * Wd, n),
+                          _seg(rp, P_GSOM_I * Wd, n))
+    nu_, ui_, vi_, si_, di_, uhi_ = (_seg(S, o_nu * LANES, n), _seg(S, o_ui * LANES, n),
+                                     _seg(S, o_vi * LANES, n), _seg(S, o_si * LANES, n),
+                                     _seg(S, o_di * LANES, n), _seg(S, o_uhi * LANES, n))
+    for t in range(n):
+        GI = GI_[t]
         v = vtmp[t]
-        si = (rp[P_GB * Wd + t] * v + rp[P_GSOM_I * Wd + t] * S[o_nu * LANES + t]) / GI
-        ui = S[o_ui * LANES + t]
+        si = (GB_[t] * v + GS_[t] * nu_[t]) / GI
+        ui = ui_[t]
         di = GI * (si - ui)
-        un = ui + dt * di
+        un = ui + DT_[t] * di
         uh_le = ui + di / GI                           # both arms computed: a select, no branch
         uh = uh_le if rle[t] else un
         tx = un if rrfs[t] else uh                     # transmitted voltage p(X)
-        S[o_vi * LANES + t] = v
-        S[o_si * LANES + t] = si
-        S[o_di * LANES + t] = di
-        S[o_uhi * LANES + t] = tx
-        S[o_ui * LANES + t] = un
+        vi_[t] = v
+        si_[t] = si
+        di_[t] = di
+        uhi_[t] = tx
+        ui_[t] = un
         err[t] = uh                                    # kept for the plasticity term
     _phi_flat(S, o_uhi * LANES, Rn, rI * LANES, U * LANES)
     if any_lrn:
@@ -213,24 +225,30 @@ def _hidden(g, S, R, Rn, pre, par, i, rp, rle, rrfs, lrn, any_lrn, any_rfs, stor
     _matvec(S, tab[i, F_WPI], N, U, R, rI, vtmp)
     o_u, o_uh, o_vb, o_va, o_s, o_d = (tab[i, F_U], tab[i, F_UH], tab[i, F_VB], tab[i, F_VA],
                                        tab[i, F_S], tab[i, F_D])
-    for t in range(N * LANES):
-        GP, dt = rp[P_GP * Wd + t], rp[P_DT * Wd + t]
+    n = N * LANES
+    GP_, DT_, GB_, GA_ = (_seg(rp, P_GP * Wd, n), _seg(rp, P_DT * Wd, n), _seg(rp, P_GB * Wd, n),
+                          _seg(rp, P_GA * Wd, n))
+    u_, vb_, va_, s_, d_, uh_ = (_seg(S, o_u * LANES, n), _seg(S, o_vb * LANES, n),
+                                 _seg(S, o_va * LANES, n), _seg(S, o_s * LANES, n),
+                                 _seg(S, o_d * LANES, n), _seg(S, o_uh * LANES, n))
+    for t in range(n):
+        GP = GP_[t]
         vba = vb[t]
         vaa = va[t] + vtmp[t]
         va[t] = vaa
-        sp = (rp[P_GB * Wd + t] * vba + rp[P_GA * Wd + t] * vaa) / GP
-        u = S[o_u * LANES + t]
+        sp = (GB_[t] * vba + GA_[t] * vaa) / GP
+        u = u_[t]
         d = GP * (sp - u)
-        un = u + dt * d
+        un = u + DT_[t] * d
         uh_le = u + d / GP
         uh = uh_le if rle[t] else un
         tx = un if rrfs[t] else uh
-        S[o_vb * LANES + t] = vba
-        S[o_va * LANES + t] = vaa
-        S[o_s * LANES + t] = sp
-        S[o_d * LANES + t] = d
-        S[o_uh * LANES + t] = tx
-        S[o_u * LANES + t] = un
+        vb_[t] = vba
+        va_[t] = vaa
+        s_[t] = sp
+        d_[t] = d
+        uh_[t] = tx
+        u_[t] = un
         vtmp[t] = uh
     _phi_flat(S, o_uh * LANES, Rn, rP * LANES, N * LANES)
     if any_lrn:
@@ -269,25 +287,31 @@ def _output(g, S, R, Rn, pre, par, i, rp, rle, rrfs, lrn, any_lrn, any_rfs, stor
     _matvec(S, tab[i, F_WUP], N, M, pre, 0, vb)
     o_u, o_uh, o_vb, o_s, o_d = tab[i, F_U], tab[i, F_UH], tab[i, F_VB], tab[i, F_S], tab[i, F_D]
     rO = g.rate_off[i, 0]
-    for t in range(N * LANES):
-        gb, GO, dt = rp[P_GB * Wd + t], rp[P_GO * Wd + t], rp[P_DT * Wd + t]
+    n = N * LANES
+    GB_, GO_, DT_, GS_, GLB_, GF_ = (_seg(rp, P_GB * Wd, n), _seg(rp, P_GO * Wd, n),
+                                     _seg(rp, P_DT * Wd, n), _seg(rp, P_GSOM * Wd, n),
+                                     _seg(rp, P_GLB * Wd, n), _seg(rp, P_GO_NOTGT * Wd, n))
+    u_, vb_, s_, d_, uh_ = (_seg(S, o_u * LANES, n), _seg(S, o_vb * LANES, n),
+                            _seg(S, o_s * LANES, n), _seg(S, o_d * LANES, n), _seg(S, o_uh * LANES, n))
+    for t in range(n):
+        gb, GO = GB_[t], GO_[t]
         v = vb[t]
-        s_n = (gb * v + rp[P_GSOM * Wd + t] * y[t]) / GO
-        s_f = gb * v / rp[P_GLB * Wd + t]
+        s_n = (gb * v + GS_[t] * y[t]) / GO
+        s_f = gb * v / GLB_[t]
         so = s_n if rnudge[t] else s_f
-        G_f = rp[P_GO_NOTGT * Wd + t]                  # spec Q4: G_O = 0.19 also without target
+        G_f = GF_[t]                                   # spec Q4: G_O = 0.19 also without target
         G = GO if rnudge[t] else G_f
-        u = S[o_u * LANES + t]
+        u = u_[t]
         d = G * (so - u)
-        un = u + dt * d
+        un = u + DT_[t] * d
         uh_le = u + d / G
         uh = uh_le if rle[t] else un
         tx = un if rrfs[t] else uh
-        S[o_vb * LANES + t] = v
-        S[o_s * LANES + t] = so
-        S[o_d * LANES + t] = d
-        S[o_uh * LANES + t] = tx
-        S[o_u * LANES + t] = un
+        vb_[t] = v
+        s_[t] = so
+        d_[t] = d
+        uh_[t] = tx
+        u_[t] = un
         err[t] = uh
     _phi_flat(S, o_uh * LANES, Rn, rO * LANES, N * LANES)
     if any_lrn:
@@ -534,6 +558,7 @@ if AVAILABLE:
             numba.njit(sig.format("float32[::1], int64, "), cache=True, error_model="numpy",
                        **_NOALIAS)(f) for f in (_update, _update_clipped))
         _delta = numba.njit(sig.format(""), cache=True, error_model="numpy", **_NOALIAS)(_delta)
+    _seg = numba.njit(cache=True, inline="always")(_seg)
     _err = _jit(_err)
     _hidden = _jit(_hidden)
     _output = _jit(_output)

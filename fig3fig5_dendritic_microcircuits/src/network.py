@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import engine_numba, engine_numba_net, engine_numpy
+from . import engine_numba, engine_numpy
 from .engine_call import Ensemble, Recording, Schedule
 from .layout import make_layout
 from .params import pack, P_ETA0
@@ -193,10 +193,7 @@ class Microcircuits:
                        rs["ybuf"], rs["ylast"], rs["flag_last"], rs["acc"], rs["cnt"])
         sched = Schedule(X, T, learn, int(n), bool(store_delta), V_MAX)
         recording = Recording(rec_idx, c, trace, np.zeros(K, dtype=np.int64))
-        if self.engine == "numpy":
-            engine = engine_numpy
-        else:                             # small ensembles: one network after the other (same results)
-            engine = engine_numba if K >= engine_numba_net.LANES_FROM else engine_numba_net
+        engine = engine_numba if self.engine == "numba" else engine_numpy
         out, div_at = engine.run(lay, ens, sched, recording)
         if finalize and rec_idx.size and rs["cnt"].max() > 0:     # final partial block (spec §3)
             last = (rs["acc"] / np.maximum(rs["cnt"], 1)[:, None]).astype(np.float32)
