@@ -490,10 +490,11 @@ def from_lanes(p, K):
 
 @contextmanager
 def _vectorisers(loop):
-    """numba runs LLVM's loop vectoriser but not its SLP vectoriser by default. The lane loops
-    `for k in range(LANES)` are fully unrolled (LANES is a constant) and need the SLP vectoriser; the
-    loop vectoriser would instead vectorise the neuron loops around them with shuffles (measured 5-8x
-    slower), so it is off for them (loop=False) and on only for _phi_flat's long flat loop. numba reads
+    """numba runs LLVM's loop vectoriser but not its SLP vectoriser by default. The short lane loops
+    `for k in range(LANES)` of _matvec/_update/_delta are fully unrolled (LANES is a constant) and need
+    the SLP vectoriser; the loop vectoriser would instead vectorise the neuron loops around them with
+    shuffles (measured 5-8x slower), so those are compiled with it off (loop=False), ahead of time.
+    Everything else (flat loops over rows x lanes, the softplus) is compiled with both on. numba reads
     these settings when it compiles, so they are set around each call (a cache hit compiles nothing)."""
     old = numba.core.config.SLP_VECTORIZE, numba.core.config.LOOP_VECTORIZE
     numba.core.config.SLP_VECTORIZE, numba.core.config.LOOP_VECTORIZE = 1, int(loop)
