@@ -239,7 +239,7 @@ def status_note(runs):
     for status, same in sorted(by_status.items()):
         if status == "completed":
             continue
-        seeds = ", ".join(str(r.seed) for r in sorted(same, key=lambda r: str(r.seed)))
+        seeds = ", ".join(str(r.seed) for r in sorted(same, key=lambda r: natural(str(r.seed))))
         extra = ""
         if status == "diverged":
             extra = f", epoch {', '.join(sorted({str(r.summary.get('diverged_epoch')) for r in same}))}"
@@ -291,8 +291,13 @@ def group_runs(runs):
             diff = ", ".join(f"{k}={_fmt_value(g.settings.get(k))}" for k in keys)
             g.label = f"{g.stem} ({diff})" if diff else g.stem
     for g in out:
-        g.runs.sort(key=lambda r: (str(r.seed), str(r.path)))
-    return sorted(out, key=lambda g: (g.folder, g.stem, g.label))
+        g.runs.sort(key=lambda r: (natural(str(r.seed)), str(r.path)))
+    return sorted(out, key=lambda g: (g.folder, natural(g.stem), natural(g.label)))
+
+
+def natural(text):
+    """Sort key that orders the numbers inside names by value (bars_le_tpres_20 before _100)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text)]
 
 
 def _fmt_value(v):

@@ -58,6 +58,16 @@ def test_grouping_by_config_and_seed(tmp_path):
     assert (mean, n) == (3.0, 2) and std == pytest.approx(math.sqrt(2))
 
 
+def test_groups_and_seeds_ordered_by_the_numbers_in_their_names(tmp_path):
+    F35 = "fig3fig5_dendritic_microcircuits"
+    for n in (100, 20, 3):
+        for seed in (10, 9):
+            make_run(tmp_path, F35, "src/run_bars.py", f"bars_le_tpres_{n}", seed, final={"test_loss": 0.1})
+    groups = runs.group_runs(runs.find_runs([tmp_path])[0])
+    assert [g.stem for g in groups] == ["bars_le_tpres_3", "bars_le_tpres_20", "bars_le_tpres_100"]
+    assert [r.seed for r in groups[0].runs] == [9, 10]
+
+
 def test_diverged_and_incomplete_are_not_averaged_and_are_listed_by_seed(tmp_path):
     make_run(tmp_path, F2B, "src/train.py", "4a_params", 1, final={"test_error": 10.0})
     make_run(tmp_path, F2B, "src/train.py", "4a_params", 2, final={"test_error": 20.0})
