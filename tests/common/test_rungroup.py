@@ -87,6 +87,16 @@ def test_stop_request_raises_interrupted(tmp_path, sig):
 
 
 def test_ctrl_c_is_a_stop_request_only_where_asked(tmp_path):
+    # Python's own Ctrl-C handler, also where the test process was started with SIGINT ignored
+    # (a background job)
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _ctrl_c(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, outer)
+
+
+def _ctrl_c(tmp_path):
     before = signal.getsignal(signal.SIGINT)
     with RunGroup(jobs(tmp_path, ["a"]), sigint_stops=True) as group:
         os.kill(os.getpid(), signal.SIGINT)

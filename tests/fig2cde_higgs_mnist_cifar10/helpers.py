@@ -1,4 +1,5 @@
 """Small LE networks and batches shared by the fig2cde tests."""
+import pytest
 import torch
 
 from fig2cde_higgs_mnist_cifar10.model.architectures import INPUT_SHAPES, N_OUT, build_le
@@ -38,3 +39,14 @@ def flat_tensors(obj, prefix=""):
     for k, v in items:
         out.update(flat_tensors(v, f"{prefix}.{k}"))
     return out
+
+
+@pytest.fixture
+def one_math_thread():
+    """An ensemble is bitwise its separate runs with one math thread; with
+    several, a partial batch can differ at float32 rounding (about 3e-8), as the kernels split the work
+    by the member views' strides."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -9,11 +9,13 @@ from fig2cde_higgs_mnist_cifar10.config import Config
 from fig2cde_higgs_mnist_cifar10.ensemble import BPEnsemble
 from fig2cde_higgs_mnist_cifar10.model.le_ensemble import network_input, stack, unstack_into
 from fig2cde_higgs_mnist_cifar10.trainers import BPTrainer
-from tests.fig2cde_higgs_mnist_cifar10.helpers import batch, flat_tensors, make_net
+from tests.fig2cde_higgs_mnist_cifar10.helpers import batch, flat_tensors, make_net, one_math_thread  # noqa: F401
 from tests.fig2cde_higgs_mnist_cifar10.test_cli import CONFIGS
 
 K = 3
 BATCHED_ATOL = 1e-5  # |ensemble - single| for weights, state and outputs on the batched path
+
+pytestmark = pytest.mark.usefixtures("one_math_thread")
 
 
 def _run(task, nets, ens, schedule):

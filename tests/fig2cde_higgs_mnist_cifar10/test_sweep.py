@@ -14,10 +14,12 @@ import torch
 
 from common.checkpoint import load_checkpoint
 from fig2cde_higgs_mnist_cifar10 import train
-from tests.fig2cde_higgs_mnist_cifar10.helpers import flat_tensors
+from tests.fig2cde_higgs_mnist_cifar10.helpers import flat_tensors, one_math_thread  # noqa: F401
 from tests.fig2cde_higgs_mnist_cifar10.test_cli import CONFIGS, FOLDER
 
 SEEDS = (1, 2, 3)
+
+pytestmark = pytest.mark.usefixtures("one_math_thread")
 
 
 def _rows(run_dir):
@@ -67,7 +69,7 @@ def test_sweep_resumes_after_sigterm(tmp_path):
     ref, run = tmp_path / "ref", tmp_path / "run"
     assert train.main(["sweep"] + args + ["--root", str(ref)]) == 0
     cmd = [sys.executable, str(FOLDER / "train.py"), "sweep"] + args + ["--root", str(run)]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     members = [run / "smoke_higgs_le" / f"seed{s}" for s in (1, 2)]
     deadline = time.monotonic() + 120
