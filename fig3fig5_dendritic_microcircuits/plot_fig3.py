@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from common.runs import Plotted, extract, find_runs, fmt_mean_std, mean_std, status_note  # noqa: E402
-from fig3fig5_dendritic_microcircuits.src.config import n_steps  # noqa: E402
+from fig3fig5_dendritic_microcircuits.src.params import n_steps  # noqa: E402
 
 
 def point(run):

@@ -5,18 +5,13 @@ from typing import Literal
 
 from common.config import require
 
-from .params import NetParams
+from .params import NetParams, n_steps
 
 QUANTS_HIDDEN = ("pyr_soma", "pyr_forw", "pyr_udot", "pyr_steadystate", "pyr_basal", "pyr_apical",
                  "inn_dendrite", "inn_soma", "inn_forw", "W_up", "W_down", "W_ip", "W_pi",
                  "Delta_up", "Delta_ip", "Delta_pi")
 QUANTS_OUTPUT = ("pyr_soma", "pyr_forw", "pyr_udot", "pyr_steadystate", "pyr_basal", "W_up",
                  "Delta_up")
-
-
-def n_steps(t, dt):
-    """Number of Euler steps dt in time t: the authors' round(t / dt)."""
-    return int(round(t / dt))
 
 
 @dataclass(frozen=True)

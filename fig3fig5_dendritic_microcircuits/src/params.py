@@ -14,6 +14,11 @@ I_LE, I_N_OUT, I_N_LL, I_RATES_FROM_SOMA = range(4)
 CLIP_HIDDEN, CLIP_OUT = 4.0, 5.0  # spec §1.1: W_up clipped to ±4 (hidden) and ±5 (output)
 
 
+def n_steps(t, dt):
+    """Number of Euler steps dt in time t: the authors' round(t / dt)."""
+    return int(round(t / dt))
+
+
 @dataclass(frozen=True)
 class NetParams:
     """Parameters of one microcircuit network (spec §5 network_params, minus dims/bias/init)."""
@@ -36,9 +41,6 @@ class NetParams:
     # post-term and target delay stay LE); interneurons without the g_S ν nudging term
     ablation: Literal["none", "rates_from_soma", "no_interneuron_nudging"] = "none"
 
-    def steps(self, t):
-        """Number of Euler steps in time t (the authors' round(t/dt))."""
-        return int(round(t / self.dt))
 
 
 def derived(p: NetParams) -> dict:
@@ -75,6 +77,6 @@ def pack(params, n_layers):
             par[k, P_ETA0 + 3 * l + 1] = p.dt * p.eta_pi[l]
             par[k, P_ETA0 + 3 * l + 2] = p.dt * p.eta_ip[l]
         par64[k, 0] = p.dt / p.tau_0
-        ipar[k] = (int(p.latent_eq), p.steps(p.out_lag), p.steps(p.learning_lag),
+        ipar[k] = (int(p.latent_eq), n_steps(p.out_lag, p.dt), n_steps(p.learning_lag, p.dt),
                    int(p.ablation == "rates_from_soma"))
     return par, par64, ipar
