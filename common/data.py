@@ -125,9 +125,10 @@ def _load_mnist_like(name, train, root, download):
     cls, folder = {"mnist": (torchvision.datasets.MNIST, "MNIST"),
                    "fashion_mnist": (torchvision.datasets.FashionMNIST, "FashionMNIST")}[name]
     raw = root / folder / "raw"
-    candidates = [raw, root / folder, root] + ([FASHION_DEBIAN] if name == "fashion_mnist" else [])
-    expected = [raw / f"{n}[.gz]" for n in IDX_FILES] + ([FASHION_DEBIAN] if name == "fashion_mnist" else [])
-    files = _find_idx(candidates)
+    candidates = [raw, root / folder, root]
+    fallback = [FASHION_DEBIAN] if name == "fashion_mnist" else []    # only when the data root has none
+    expected = [raw / f"{n}[.gz]" for n in IDX_FILES] + fallback
+    files = _find_idx(candidates) or _find_idx(fallback)
     if files is None and download:
         try:
             cls(str(root), train=train, download=True)   # torchvision checks the md5 of what it fetches

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
+from common import data
 from common.data import load_vision
 from common.synthetic import synthetic_root, write_higgs, write_idx_gz, write_mnist_like
 from tests.common import toy_entry
@@ -162,3 +163,17 @@ def test_synthetic_cifar_only_through_the_api(tmp_path):
     (made / "cifar-10-synthetic").rename(copy / "cifar-10-synthetic")   # files alone do not count
     with pytest.raises(Exception, match="cifar10 not found"):
         load_vision("cifar10", False, copy)
+
+
+def test_the_data_root_wins_over_the_debian_folder(tmp_path, monkeypatch):
+    """Plain files in the data root load even where the Debian package holds .gz files."""
+    debian = tmp_path / "debian"
+    write_mnist_like(debian, 20, 5, seed=1)
+    monkeypatch.setattr(data, "FASHION_DEBIAN", debian)
+    root = tmp_path / "data"
+    write_mnist_like(root / "FashionMNIST" / "raw", 10, 5, seed=0)
+    for gz in (root / "FashionMNIST" / "raw").glob("*.gz"):
+        (gz.parent / gz.stem).write_bytes(gzip.open(gz).read())
+        gz.unlink()
+    assert len(load_vision("fashion_mnist", True, root)[1]) == 10
+    assert len(load_vision("fashion_mnist", True, tmp_path / "empty")[1]) == 20   # no data root: Debian
