@@ -128,13 +128,6 @@ class LESequential:
                 for name, p in s.parameters().items():
                     p.copy_(torch.as_tensor(np.asarray(weights[f"stage{k}.{name}"])))
 
-    def save_weights(self, path) -> None:
-        np.savez(path, **self.weights())
-
-    def load_weights(self, path) -> None:
-        with np.load(path) as data:
-            self.set_weights({k: data[k] for k in data.files})
-
     def state_dict(self) -> dict:
         """Weights and all neuron state (for exact resume; state carries over, spec Q9)."""
         return {"weights": {k: torch.as_tensor(v) for k, v in self.weights().items()},
