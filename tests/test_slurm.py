@@ -167,10 +167,13 @@ def test_fig2b_array_preempted_task_resumes(tmp_path):
     runs = sorted(p.relative_to(ref) for p in ref.glob("*/seed*"))
     assert len(runs) == 15
     for run in runs:
-        assert_complete(ref / run)
-        assert_complete(pre / run)
+        if run.parts[0] == "2b_le":
+            assert_complete(ref / run)
+        # 2b_big_tau may diverge (spec: tau = 200 with tau_m = 20); the resumed run must end the same way
+        status = [json.loads((d / run / "summary.json").read_text())["status"] for d in (ref, pre)]
+        assert status[0] in ("completed", "diverged") and status[1] == status[0], (run, status)
         assert metrics_without_time(pre / run) == metrics_without_time(ref / run)
-        final = lambda d: json.loads((d / "summary.json").read_text())["final"]  # noqa: E731
+        final = lambda d: json.loads((d / "summary.json").read_text()).get("final")  # noqa: E731
         assert final(pre / run) == final(ref / run)
     text = (first / "log.txt").read_text()
     assert "interrupted by signal 15" in text and "resuming" in text
