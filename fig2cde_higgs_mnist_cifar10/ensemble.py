@@ -54,7 +54,7 @@ class LEEnsemble:
 
     def eval_batch(self, batches):
         x, labels = self._inputs(batches)
-        out = self.present(x, None, self.n_updates, False)  # [K, B, n_out]
+        out = self.present(x, None, self.n_eval_steps, False)  # [K, B, n_out]
         return [m._metrics(out[k], l) for k, (m, l) in enumerate(zip(self.members, labels))]
 
     def sync(self):

@@ -50,13 +50,15 @@ class GraphedPresent:
         net = self.net
         net.ensure_batch(x.shape[0])
         state = self._state()
-        if self.static is None:
-            self.static = state
+        if self.static is None or (not self.graphs and any(t.shape != self.static[k].shape
+                                                           for k, t in state.items())):
+            self.static = state  # until the first capture, the latest batch size sets the static state
         if any(t.shape != self.static[k].shape for k, t in state.items()):
             return net.present(x, y, n_updates, train)  # odd-sized batch: eager
         self._pin()
         flags = self._flags()
-        key = (train, n_updates, tuple(x.shape), flags)
+        frozen = tuple(s.frozen for s in net.weight_stages)  # a frozen stage launches no update kernels
+        key = (train, n_updates, tuple(x.shape), flags, frozen)
         entry = self.graphs.get(key)
         if entry is None:
             return self._warm_up_and_capture(key, x, y, n_updates, train)

@@ -56,7 +56,7 @@ class LETrainer:
         return self._metrics(self.net.ann_forward(x), labels)
 
     def eval_batch(self, x, labels):
-        out = self.present(x, None, self.n_updates, train=False)  # = equivalent ANN (spec §1.6)
+        out = self.present(x, None, self.n_eval_steps, train=False)  # = equivalent ANN (spec §1.6)
         return self._metrics(out, labels)
 
     def check_values(self) -> dict:

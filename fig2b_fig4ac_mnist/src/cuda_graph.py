@@ -27,6 +27,7 @@ class GraphPresenter:
             with torch.cuda.stream(side):
                 out = net.present(x, y, n_updates, train)
             torch.cuda.current_stream().wait_stream(side)
+            out.record_stream(torch.cuda.current_stream())  # allocated on the side stream, used on this one
             return out
         if key not in self.graphs:
             xs, ys = x.clone(), y.clone()

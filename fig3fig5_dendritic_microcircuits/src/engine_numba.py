@@ -547,6 +547,7 @@ if AVAILABLE:
     except ImportError:
         _NOALIAS = {}
     _phi = numba.njit(cache=True, error_model="numpy", inline="always")(_phi)
+    # never with _NOALIAS: _err calls _phi_flat with x and out in the same array (pa)
     with _vectorisers(loop=True):      # one long loop: the loop vectoriser's job, compiled now
         _phi_flat = numba.njit("void(float32[::1], int64, float32[::1], int64, int64)", cache=True,
                                error_model="numpy")(_phi_flat)
