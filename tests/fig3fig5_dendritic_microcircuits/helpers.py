@@ -50,3 +50,15 @@ def random_schedule(K, P, dims, seed=0, p_nudge=0.5, p_learn=0.7):
 
 def constant(x, P):
     return np.repeat(np.asarray(x, dtype=np.float64)[None, None], P, axis=1)   # (1, P, N0)
+
+
+def assert_members_are_their_single_runs(ens, r, ps, seeds, X, T, learn, members, engine="numba", **run_kw):
+    """Network k of the ensemble run `r` (outputs, final state, traces) is bitwise the run of network k
+    alone on its own schedule."""
+    for k in members:
+        one = net([ps[k]], [seeds[k]], engine=engine)
+        r1 = one.run(X[k:k + 1], T[k:k + 1], learn=learn[k:k + 1], **run_kw)
+        assert np.array_equal(r.out[k], r1.out[0])
+        assert np.array_equal(ens.S[k], one.S[0])
+        for key in run_kw.get("record", ()):
+            assert np.array_equal(r.traces[key][k], r1.traces[key][0])

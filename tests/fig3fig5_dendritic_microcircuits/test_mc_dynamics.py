@@ -5,7 +5,7 @@ import pytest
 from fig3fig5_dendritic_microcircuits.src.dataset import bars_patterns, one_hot_targets
 from fig3fig5_dendritic_microcircuits.src.protocol import train_schedule
 
-from .helpers import constant, net, params, random_schedule
+from .helpers import assert_members_are_their_single_runs, constant, net, params, random_schedule
 
 ENGINES = ("numba", "numpy")
 GB, GS, GO, GLB = np.float32(0.1), np.float32(0.06), np.float32(0.19), np.float32(0.13)
@@ -46,14 +46,8 @@ def test_ensemble_is_bitwise_equal_to_separate_single_runs(engine):
     rec = [(0, "pyr_apical"), (1, "pyr_forw"), (0, "Delta_up")]
     ens = net(ps, seeds, engine=engine)
     r = ens.run(X, T, learn=learn, n=10, record=rec, record_every=4, store_delta=True)
-    for k in range(K):
-        one = net([ps[k]], [seeds[k]], engine=engine)
-        r1 = one.run(X[k:k + 1], T[k:k + 1], learn=learn[k:k + 1], n=10, record=rec,
-                     record_every=4, store_delta=True)
-        assert np.array_equal(r.out[k], r1.out[0])
-        assert np.array_equal(ens.S[k], one.S[0])
-        for key in rec:
-            assert np.array_equal(r.traces[key][k], r1.traces[key][0])
+    assert_members_are_their_single_runs(ens, r, ps, seeds, X, T, learn, range(K), engine=engine,
+                                         n=10, record=rec, record_every=4, store_delta=True)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -6,7 +6,7 @@ import pytest
 from fig3fig5_dendritic_microcircuits.src import engine_numba
 from fig3fig5_dendritic_microcircuits.src.engine_numpy import phi as phi_numpy
 
-from .helpers import net, params, random_schedule
+from .helpers import assert_members_are_their_single_runs, net, params, random_schedule
 
 pytestmark = pytest.mark.skipif(not engine_numba.AVAILABLE, reason="numba not importable")
 
@@ -38,14 +38,9 @@ def test_ensemble_over_several_simd_blocks_is_bitwise_equal_to_single_runs():
     rec = [(0, "pyr_forw"), (1, "pyr_soma")]
     ens = net(ps, seeds)
     r = ens.run(X, T, learn=learn, n=10, record=rec, record_every=3, store_delta=True)
-    for k in (0, engine_numba.LANES - 1, engine_numba.LANES + 2):             # both blocks, edges
-        one = net([ps[k]], [seeds[k]])
-        r1 = one.run(X[k:k + 1], T[k:k + 1], learn=learn[k:k + 1], n=10, record=rec,
-                     record_every=3, store_delta=True)
-        assert np.array_equal(r.out[k], r1.out[0])
-        assert np.array_equal(ens.S[k], one.S[0])
-        for key in rec:
-            assert np.array_equal(r.traces[key][k], r1.traces[key][0])
+    assert_members_are_their_single_runs(ens, r, ps, seeds, X, T, learn,                 # both blocks, edges
+                                         (0, engine_numba.LANES - 1, engine_numba.LANES + 2),
+                                         n=10, record=rec, record_every=3, store_delta=True)
 
 
 @pytest.mark.parametrize("engine, K", [("numba", 3), ("numba", engine_numba.LANES + 2), ("numpy", 3)])
