@@ -1,5 +1,6 @@
 """Atomic file writes: a uniquely named temp file beside the target, fsync, rename. A failed or killed
-write never replaces the previous file; its temp file is removed on failure, or on the next start."""
+write never replaces the previous file; its temp file is removed on failure, and the one a killed
+process left is removed by the next start in that run folder (common/runfolder.py)."""
 import os
 import tempfile
 from pathlib import Path
@@ -22,10 +23,3 @@ def write_atomic(path, data):
         Path(tmp).unlink(missing_ok=True)
         raise
 
-
-def remove_temps(path):
-    """Temp files of earlier writes to `path` that a killed process left behind (only call while
-    no other process can be writing `path`)."""
-    path = Path(path)
-    for tmp in [*path.parent.glob(path.name + ".*.tmp"), path.with_name(path.name + ".tmp")]:
-        tmp.unlink(missing_ok=True)

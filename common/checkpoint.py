@@ -4,6 +4,8 @@ A checkpoint is one header line `LE-CHECKPOINT 1 sha256=<hex>` followed by a tor
 holds only tensors, numbers, strings, bytes, None and dicts/lists/tuples of them (read back with
 torch.load(weights_only=True)). numpy arrays and scalars (e.g. numpy RNG states) are stored as tagged
 byte tensors and come back as numpy. The file is written atomically (common/atomic.py).
+Tensors come back on the CPU whatever device wrote them: the code that resumes moves them to its run's
+device (a run may resume on a GPU from a checkpoint written on the CPU, and the other way round).
 """
 import collections
 import hashlib

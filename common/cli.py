@@ -62,7 +62,8 @@ def parse_seeds(text):
 
 
 def entry_point(main):
-    """Run `main`; a UsageError prints one line on stderr and exits with code 2."""
+    """Run `main`; a UsageError prints one line on stderr and exits with code 2, a Ctrl-C that no
+    run folder caught (e.g. while data loads) one line and exit code 130."""
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
@@ -70,4 +71,7 @@ def entry_point(main):
         except UsageError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            print("interrupted; rerun the same command to go on", file=sys.stderr)
+            return 130
     return wrapper

@@ -1,6 +1,7 @@
 """MNIST, Fashion-MNIST, CIFAR-10 (torchvision) and HIGGS (UCI csv): every file is checked on load,
 and missing or broken data ends with one line naming the file, the fault and how to get a good copy."""
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -25,6 +26,7 @@ SOURCES = {
     "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
     "higgs": HIGGS_URL,
 }
+MAX_IDX_BYTES = 1 << 28                              # 5x the largest MNIST-like file (47 MB)
 IMAGE_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28), "cifar10": (3, 32, 32)}
 N_CLASSES = 10
 SYNTHETIC_CIFAR10 = "cifar-10-synthetic"             # folder of common.synthetic's npz files
@@ -79,31 +81,35 @@ def _find_idx(candidates):
     return None if chosen is None else dict(zip(IDX_FILES, chosen))
 
 
-def _read_bytes(name, path):
-    if path.suffix != ".gz":
-        return np.fromfile(path, dtype=np.uint8)
-    try:
-        with gzip.open(path, "rb") as f:
-            return np.frombuffer(bytearray(f.read()), dtype=np.uint8)
-    except (OSError, EOFError, zlib.error) as err:         # BadGzipFile is an OSError
-        raise DataCorrupt(path, f"is not a complete gzip file ({err})", name)
-
-
 def _read_idx(name, path, ndim):
-    """A uint8 IDX array of `ndim` dimensions, checked against its own header."""
-    data = _read_bytes(name, path)
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataCorrupt(path, f"holds {len(data)} bytes, less than an IDX header", name)
-    magic = bytes(data[:4])
-    if magic != bytes([0, 0, 0x08, ndim]):
-        raise DataCorrupt(path, f"does not start with the IDX magic number of a uint8 array of {ndim} "
-                          f"dimension(s) (00000803 or 00000801; found {magic.hex()})", name)
-    dims = struct.unpack(f">{ndim}I", bytes(data[4:header]))
-    if len(data) - header != int(np.prod(dims)):
-        raise DataCorrupt(path, f"holds {len(data) - header} data bytes where its header "
-                          f"{'x'.join(map(str, dims))} promises {int(np.prod(dims))} (truncated?)", name)
-    return data[header:].reshape(dims)
+    """A uint8 IDX array of `ndim` dimensions, checked against its own header. The header is read
+    and checked first, so a header that promises more than MAX_IDX_BYTES (or overflows) allocates
+    nothing, and a .gz is decompressed no further than its header promises."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    header_bytes = 4 + 4 * ndim
+    try:
+        with opener(path, "rb") as f:
+            header = f.read(header_bytes)
+            if len(header) < header_bytes:
+                raise DataCorrupt(path, f"holds {len(header)} bytes, less than an IDX header", name)
+            if header[:4] != bytes([0, 0, 0x08, ndim]):
+                raise DataCorrupt(path, f"does not start with the IDX magic number of a uint8 array of "
+                                  f"{ndim} dimension(s) (00000803 or 00000801; found {header[:4].hex()})",
+                                  name)
+            dims = struct.unpack(f">{ndim}I", header[4:])
+            size = math.prod(dims)                    # python ints: no overflow
+            shape = "x".join(map(str, dims))
+            if size > MAX_IDX_BYTES:
+                raise DataCorrupt(path, f"has the header {shape}, {size} bytes, more than the "
+                                  f"{MAX_IDX_BYTES} any {name} file holds", name)
+            data = f.read(size + 1)
+    except (OSError, EOFError, zlib.error) as err:       # BadGzipFile is an OSError
+        raise DataCorrupt(path, f"is not a complete gzip file ({err})", name)
+    if len(data) != size:
+        raise DataCorrupt(path, f"holds {'more than ' if len(data) > size else ''}{min(len(data), size)} "
+                          f"data bytes where its header {shape} promises {size}"
+                          f"{' (truncated?)' if len(data) < size else ''}", name)
+    return np.frombuffer(bytearray(data), dtype=np.uint8).reshape(dims)   # writable, for torch
 
 
 def _read_idx_pair(name, files, prefix):

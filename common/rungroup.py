@@ -2,21 +2,69 @@
 
 An ensemble steps K networks at once but each network keeps its own standard run folder, so
 `RunGroup` enters K RunFolders in order and exits them in reverse order, each with the outcome of its
-own network: completed, diverged, interrupted or failed.
+own network: completed, diverged, interrupted or failed. Completed and diverged runs are final: a
+rerun leaves them out unless `restart` names them.
 """
+import json
 import signal
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from common.errors import Interrupted
+import yaml
+
+from common.config import config_to_dict
+from common.errors import Interrupted, UsageError
 from common.runfolder import RunFolder
 
 _OPEN = object()        # no outcome of its own: the folder ends with the group's
 
 
+@dataclass(frozen=True)
+class Restart:
+    """Which runs of a group start over: the run folders in `runs`, whatever their status, and with
+    `broken` every run whose folder refuses to resume for what it holds (another config, unreadable
+    records, a broken checkpoint), not for an operating-system reason (lock held, disk full,
+    permissions). Every other folder keeps its files."""
+    runs: frozenset = field(default_factory=frozenset)
+    broken: bool = False
+
+    @classmethod
+    def of(cls, restart, jobs):
+        """True: every run of `jobs` (a single-run --restart names its folder); False: none."""
+        if isinstance(restart, Restart):
+            return restart
+        return cls(frozenset(Path(out).resolve() for _, out in jobs) if restart else frozenset())
+
+    def names(self, path):
+        return Path(path).resolve() in self.runs
+
+
+def _refused_for_content(err):
+    """A RunFolder refusal caused by the folder's contents, not by the OS (those chain an OSError)."""
+    return not isinstance(err.__context__, OSError)
+
+
+def earlier_divergence(path, cfg):
+    """The summary of an earlier run of this config in `path` that ended `diverged`, else None."""
+    path = Path(path)
+    try:
+        summary = json.loads((path / "summary.json").read_text())
+        config = yaml.safe_load((path / "config.yaml").read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    if isinstance(summary, dict) and summary.get("status") == "diverged" and config == config_to_dict(cfg):
+        return summary
+    return None
+
+
 class RunGroup:
     """Context manager around the run folders of one ensemble.
 
-    jobs: [(cfg, out_dir)]. Folders whose summary says `completed` are reported and left out; the
-    others are `entered` and listed with their configs as `members` [(run, cfg)]. A run that called
+    jobs: [(cfg, out_dir)]; restart: True (start every run over), False, or a `Restart`. Folders
+    whose summary says `completed` or `diverged` are reported and left out, untouched, unless restart
+    names them (`already_diverged` lists the latter); the others are `entered` and listed with their
+    configs as `members` [(run, cfg)]. A folder that refuses to resume for its contents starts over
+    where `restart.broken`; any other refusal ends the group's start. A run that called
     `complete()` ends completed, one given an outcome by `mark` ends with that, and every other run
     ends with the exception (or none) the `with` block ends with. If a folder cannot be entered (held
     by another process, a broken checkpoint) the ones already entered end `failed` and the error goes
@@ -25,8 +73,11 @@ class RunGroup:
     """
 
     def __init__(self, jobs, restart=False, sigint_stops=False):
-        self.all = [RunFolder(out, cfg, restart=restart) for cfg, out in jobs]
+        self.restart = Restart.of(restart, jobs)
+        self.in_sweep = isinstance(restart, Restart)  # refusals advise the sweep's own options
+        self.all = [RunFolder(out, cfg, restart=self.restart.names(out)) for cfg, out in jobs]
         self.cfgs = [cfg for cfg, _ in jobs]
+        self.already_diverged = []
         self.sigint_stops = sigint_stops
         self.entered = []
         self.members = []
@@ -36,17 +87,48 @@ class RunGroup:
 
     def __enter__(self):
         try:
-            for run in self.all:
-                run.__enter__()
+            for i, run in enumerate(self.all):
+                if not self.restart.names(run.path) and self._diverged_before(run):
+                    continue
+                self.all[i] = run = self._enter(run)
                 if not run.already_completed:
                     self.entered.append(run)
         except BaseException as err:
             self.__exit__(type(err), err, err.__traceback__)
             raise
-        self.members = [(r, c) for r, c in zip(self.all, self.cfgs) if not r.already_completed]
+        self.members = [(r, c) for r, c in zip(self.all, self.cfgs) if r in self.entered]
         if self.sigint_stops:
             self._old_sigint = signal.signal(signal.SIGINT, self._on_sigint)
         return self
+
+    def _diverged_before(self, run):
+        summary = earlier_divergence(run.path, run.cfg)
+        if summary is None:
+            return False
+        self.already_diverged.append(run)
+        again = f"the sweep with --restart-run {run.path}" if self.in_sweep else "it with --restart"
+        print(f"{run.path}: diverged at epoch {summary.get('diverged_epoch')} ({summary.get('diverged_reason')})"
+              f" in an earlier run; kept as it is (rerun {again} to compute it again)")
+        return True
+
+    def _enter(self, run):
+        """Enter `run`; where it refuses for its contents and broken runs restart, start it over."""
+        try:
+            run.__enter__()
+            return run
+        except UsageError as err:
+            if not (_refused_for_content(err) and run.path.is_dir()):
+                raise
+            reason = str(err).split("; ")[0]
+            if not self.restart.broken:
+                if self.in_sweep:  # the folder's own advice would be a single run's --restart
+                    raise UsageError(f"{reason}; rerun the sweep with --restart-run {run.path} to start "
+                                     "over this run only, or --restart for every run that cannot be resumed")
+                raise
+            print(f"--restart: starting over {run.path} ({reason})")
+        run = RunFolder(run.path, run.cfg, restart=True)
+        run.__enter__()
+        return run
 
     def _on_sigint(self, signum, frame):
         self._sigint = signum

@@ -4,12 +4,18 @@ A run folder is any folder with summary.json and config.yaml. Every plot script 
 scripts/make_figures.py read them through this module, so that a folder that cannot be read is
 skipped and named the same way everywhere ("<path>: <reason>"), and every mean ± std is the same
 statistic: mean and sample standard deviation (ddof = 1) over seeds, no std for a single seed.
-Classification error and accuracy are percent (0-100) in every record (see `is_percent`).
+Classification error and accuracy are percent (0-100) in every record (see `is_percent`); a value
+that cannot be one (outside 0-100 %, a negative loss, not finite) is left out with a note, never averaged.
+Only regular files are ever opened: a named pipe, socket or device below a run root is named and skipped
+(reading a pipe would block forever).
 """
 import csv
 import json
 import math
+import os
 import re
+import stat
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +27,57 @@ FOLDERS = ("fig2b_fig4ac_mnist", "fig2cde_higgs_mnist_cifar10", "fig3fig5_dendri
 NOT_IDENTITY = {"seed", "data_root", "download", "device", "out", "num_workers", "log_every"}
 
 
+DATA_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "higgs": "HIGGS",
+              "synthetic": "synthetic smoke data"}
+
+
 class Unreadable(Exception):
     """A run folder, or the part of it that a reader needs, cannot be read; the message says why."""
 
 
+def special_kind(path):
+    """None for a regular file or a folder, else what `path` is ('named pipe', 'socket', 'device',
+    'broken link', ...): something a reader must not open."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "broken link" if os.path.islink(path) else "missing"
+    except OSError as err:
+        return f"unreadable ({err.strerror})"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
+def _require_regular(path):
+    kind = special_kind(path) if not path.is_file() else None
+    if kind:
+        raise Unreadable(f"{path.name} is {'missing' if kind == 'missing' else f'a {kind}, not a regular file'}")
+
+
+def scan(root, names):
+    """({name: [folders at or below root holding a regular file of that name]}, notes): one walk,
+    each entry that is neither a regular file nor a folder noted ("<path>: a named pipe ...: skipped")
+    and never opened."""
+    found, notes = {n: [] for n in names}, []
+    for dirpath, _, filenames in os.walk(root):
+        for name in sorted(filenames):
+            kind = special_kind(Path(dirpath) / name)
+            if kind:
+                notes.append(f"{Path(dirpath) / name}: a {kind}, not a regular file or folder: skipped")
+            elif name in found:
+                found[name].append(Path(dirpath))
+    return {n: sorted(dirs) for n, dirs in found.items()}, notes
+
+
 def _mapping(path, parse):
+    _require_regular(path)
     try:
         data = parse(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
@@ -56,6 +108,18 @@ def is_percent(key):
     return re.search(r"(^|_)(error|accuracy)$", key) is not None
 
 
+def out_of_range(key, value):
+    """Why `value` cannot be the metric `key` ('= 1e+308 is outside 0-100 %'), or None: error and
+    accuracy are percent, a loss or MSE is >= 0, and every metric is a finite number."""
+    if not _real(value):
+        return f"is not a finite number ({value!r})"
+    if is_percent(key) and not 0 <= value <= 100:
+        return f"= {value:g} is outside 0-100 %"
+    if re.search(r"(^|_)(loss|mse)$", key, re.IGNORECASE) and value < 0:
+        return f"= {value:g} is negative"
+    return None
+
+
 @dataclass
 class Run:
     path: Path
@@ -66,26 +130,62 @@ class Run:
     stem: str             # run name: <stem>/seed<S> folder layout, else the config file's stem
     seed: object          # int, or None when the run does not say
     _rows: list = field(default=None, repr=False, compare=False)
+    notes: list = field(default_factory=list, repr=False, compare=False)  # values a reader left out
 
     @property
     def status(self):
         return self.summary["status"]
 
     @property
+    def dataset(self):
+        """The data set the run recorded it used (summary.json, else config.yaml `dataset`); None
+        when it records none (the microcircuit and demo runs make their own inputs)."""
+        used = self.summary.get("dataset", self.config.get("dataset"))
+        return used if isinstance(used, str) else None
+
+    @property
+    def nominal_dataset(self):
+        """The paper's data set for this run: the config's `task` (Fig. 2c-e), else MNIST (the fully
+        connected runs of Fig. 2b, 4a, 4c are the only others that record a data set)."""
+        task = self.config.get("task")
+        if isinstance(task, str):
+            return task
+        return "mnist" if self.dataset is not None else None
+
+    @property
+    def stand_in(self):
+        """The run used another data set than the paper's (Fashion-MNIST or synthetic data for MNIST)."""
+        return None not in (self.dataset, self.nominal_dataset) and self.dataset != self.nominal_dataset
+
+    @property
+    def data_label(self):
+        """'MNIST', 'Fashion-MNIST (stand-in for MNIST)', ...; None when the run records no data set."""
+        if self.dataset is None:
+            return None
+        name = DATA_NAMES.get(self.dataset, self.dataset)
+        return f"{name} (stand-in for {DATA_NAMES.get(self.nominal_dataset, self.nominal_dataset)})" \
+            if self.stand_in else name
+
+    @property
     def final(self):
         return self.summary.get("final", {})
 
     def value(self, key):
-        """The final metric `key` as a float; Unreadable when summary.json has no finite number there."""
+        """The final metric `key` as a float; Unreadable when summary.json has no finite number there
+        or one that the metric cannot take (out_of_range)."""
         v = self.final.get(key)
         if not _real(v):
             raise Unreadable(f"summary.json final has no number '{key}' ({v!r})")
+        why = out_of_range(key, v)
+        if why:
+            raise Unreadable(f"summary.json final '{key}' {why}: left out")
         return float(v)
 
     def metrics(self):
         """Rows of metrics.csv as dicts, numbers as float; Unreadable when absent, empty or malformed."""
         if self._rows is None:
             path = self.path / "metrics.csv"
+            _require_regular(path)
             try:
                 with open(path, newline="") as f:
                     reader = csv.DictReader(f)
@@ -101,9 +201,14 @@ class Run:
         return self._rows
 
     def curve(self, split, column):
-        """(epochs, values) of the `split` rows of metrics.csv, by epoch; Unreadable when there are none."""
-        points = sorted((r["epoch"], r[column]) for r in self.metrics()
-                        if r["split"] == split and _real(r["epoch"]) and _real(r.get(column)))
+        """(epochs, values) of the `split` rows of metrics.csv, by epoch; Unreadable when there are none.
+        Values the metric cannot take (out_of_range) are left out and counted in `notes`."""
+        rows = [r for r in self.metrics() if r["split"] == split and _real(r["epoch"]) and _real(r.get(column))]
+        bad = [r for r in rows if out_of_range(column, r[column])]
+        if bad:
+            self.notes.append(f"metrics.csv: {len(bad)} {split} row(s) with '{column}' "
+                              f"{out_of_range(column, bad[0][column])} left out")
+        points = sorted((r["epoch"], r[column]) for r in rows if not out_of_range(column, r[column]))
         if not points:
             raise Unreadable(f"metrics.csv has no {split} rows with a number in '{column}'")
         epochs, values = zip(*points)
@@ -171,8 +276,15 @@ def find_runs(roots):
         if not root.exists():
             skipped.append(f"{root}: no such folder")
             continue
-        candidates = [root] if (root / "summary.json").is_file() else sorted(
-            p.parent for p in root.rglob("summary.json"))
+        if special_kind(root):
+            skipped.append(f"{root}: a {special_kind(root)}, not a regular file or folder: skipped")
+            continue
+        if (root / "summary.json").is_file():
+            candidates = [root]
+        else:
+            found, notes = scan(root, ("summary.json",))
+            candidates = found["summary.json"]
+            skipped += notes
         for path in candidates:
             if path.resolve() in seen or not (path / "config.yaml").is_file():
                 continue
@@ -204,10 +316,13 @@ def extract(runs, read):
 
 
 def mean_std(values):
-    """(mean, sample std with ddof = 1, n); the mean is nan without values, the std nan for one."""
+    """(mean, sample std with ddof = 1, n); the mean is nan without values, the std nan for one.
+    Values near the float limit are scaled first so that the sums cannot overflow."""
     v = np.asarray(values, dtype=float)
-    mean = float(v.mean()) if v.size else math.nan
-    std = float(v.std(ddof=1)) if v.size > 1 else math.nan
+    scale = float(np.abs(v).max()) if v.size else 1.0
+    scale = scale if scale > 1e150 else 1.0
+    mean = float((v / scale).mean()) * scale if v.size else math.nan
+    std = float((v / scale).std(ddof=1)) * scale if v.size > 1 else math.nan
     return mean, std, int(v.size)
 
 
@@ -247,6 +362,51 @@ def status_note(runs):
     return "; ".join(notes)
 
 
+def not_drawn_note(runs):
+    """'not drawn: 2b_big_tau: 1 diverged (seed 69, epoch 2)' for the runs of a figure that did not
+    complete (diverged, running, failed ...), '' when every run completed."""
+    by_stem = {}
+    for run in runs:
+        if run.status != "completed":
+            by_stem.setdefault(run.stem, []).append(run)
+    parts = [f"{stem}: {status_note(same)}" for stem, same in sorted(by_stem.items(), key=lambda i: natural(i[0]))]
+    return "not drawn: " + "; ".join(parts) if parts else ""
+
+
+def data_title(runs):
+    """The data sets the runs recorded, for a figure title: 'MNIST', 'Fashion-MNIST (stand-in for
+    MNIST)', several joined by ' and '; 'data set not recorded' when a run records none."""
+    labels = sorted({r.data_label or "data set not recorded" for r in runs})
+    return " and ".join(labels) if labels else "no runs"
+
+
+def layout(fig, notes=(), width=110):
+    """tight_layout, with the notes (e.g. not_drawn_note) printed under the axes."""
+    lines = [line for note in notes if note for line in textwrap.wrap(note, width)]
+    if lines:
+        height = fig.get_size_inches()[1]
+        bottom = min(0.5, (0.1 + 0.13 * len(lines)) / height)
+        fig.text(0.01, 0.01, "\n".join(lines), fontsize=7, ha="left", va="bottom")
+        fig.tight_layout(rect=(0, bottom, 1, 1))
+    else:
+        fig.tight_layout()
+
+
+def default_out(paths, name):
+    """Where a figure of these run folders or roots goes without --out: beside them, in the folder
+    that holds them all (a run folder's parent, so that no run folder gains a file). UsageError when
+    that is the repository root or above it."""
+    from common.errors import UsageError
+
+    folders = [p.parent if (p / "summary.json").is_file() else p for p in (Path(x).resolve() for x in paths)]
+    home = Path(os.path.commonpath(folders)) if folders else Path.cwd()
+    repo = Path(__file__).resolve().parents[1]
+    if repo.is_relative_to(home):
+        raise UsageError(f"the run folders given share no folder below the repository root ({home}); "
+                         f"give --out PATH")
+    return home / name
+
+
 @dataclass
 class Group:
     """Runs that differ only in their seed (and NOT_IDENTITY keys)."""
@@ -262,8 +422,19 @@ class Group:
         return with_status(self.runs, "completed")
 
     def stats(self, key):
-        """mean_std of the final metric `key` over the completed runs that report it as a number."""
-        return mean_std([r.value(key) for r in self.completed if _real(r.final.get(key))])
+        """mean_std of the final metric `key` over the completed runs that report it as a number in
+        its range (out_of_range values are left out: see left_out)."""
+        return mean_std([float(r.final[key]) for r in self.completed if not out_of_range(key, r.final.get(key))])
+
+    def left_out(self, key):
+        """'seed 3: test_error = 1e+308 is outside 0-100 %' for each completed run whose `key` is
+        there but is not a value the metric can take."""
+        return [f"seed {r.seed}: {key} {out_of_range(key, r.final[key])}" for r in self.completed
+                if key in r.final and out_of_range(key, r.final[key])]
+
+    @property
+    def data_label(self):
+        return self.runs[0].data_label if self.runs else None
 
     def status_note(self):
         return status_note(self.runs)

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Fig. 2b: 4 variants x 10 seeds = 40 runs (spec §4.4), including the feedback-alignment run that the
-# authors' script never launched (spec Q3). Usage: bash 2b_jobs.sh [--dry-run] [key=value ...]
+# Fig. 2b: 4 variants x 10 seeds = 40 runs (model §4.4), including the feedback-alignment run that the
+# authors' script never launched (model Q3). Usage: bash 2b_jobs.sh [--dry-run] [key=value ...]
 set -euo pipefail
 # under sbatch this file runs from SLURM's spool copy: then find the folder through the package
 lib="$(dirname "${BASH_SOURCE[0]}")/jobs_lib.sh"

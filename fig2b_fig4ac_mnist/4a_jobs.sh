@@ -1,5 +1,5 @@
 #!/bin/bash
-# Fig. 4a: 5 variants x 10 dt x 4 seeds = 200 runs (spec §4.4); n_updates stays 100, so T = 100 dt.
+# Fig. 4a: 5 variants x 10 dt x 4 seeds = 200 runs (model §4.4); n_updates stays 100, so T = 100 dt.
 # Usage: bash 4a_jobs.sh [--dry-run] [key=value ...]
 set -euo pipefail
 # under sbatch this file runs from SLURM's spool copy: then find the folder through the package

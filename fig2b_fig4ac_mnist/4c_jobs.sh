@@ -1,7 +1,7 @@
 #!/bin/bash
-# Fig. 4c: 5 (dt, tau_s) settings x 6 n_updates x 3 seeds = 90 runs (spec §4.4).
-# Base 4c_params.yaml: noise 0.2, forward filter and target low-pass on, tau = 20 with tau_m = 10 (spec Q1).
-# Group B runs at dt = 0.05 although the authors' comment says 0.1 (spec Q4).
+# Fig. 4c: 5 (dt, tau_s) settings x 6 n_updates x 3 seeds = 90 runs (model §4.4).
+# Base 4c_params.yaml: noise 0.2, forward filter and target low-pass on, tau = 20 with tau_m = 10 (model Q1).
+# Group B runs at dt = 0.05 although the authors' comment says 0.1 (model Q4).
 # Usage: bash 4c_jobs.sh [--dry-run] [key=value ...]
 set -euo pipefail
 # under sbatch this file runs from SLURM's spool copy: then find the folder through the package

@@ -3,9 +3,12 @@
 #   Each line of work is one ensemble: `train.py sweep CONFIG... --seeds ...` steps its runs together
 #   and writes one run folder per (config, seed) under runs/NAME/seed<S>.
 #   key=value pairs are appended to every sweep (e.g. epoch_qty=2 for a tiny sweep).
-#   Inside a SLURM allocation (SLURM_JOB_ID set) each ensemble is `srun --ntasks 1 --exclusive`;
-#   otherwise at most $JOBS ensembles (default: number of cores) run at once on this machine.
+#   Inside a SLURM allocation (SLURM_JOB_ID set) each ensemble is an srun step of one task, with one
+#   GPU and device=cuda when the allocation has GPUs (scripts/slurm/jobs_lib.sh); otherwise at most
+#   $JOBS ensembles (default: number of cores) run at once on this machine. --dry-run prints the lines
+#   as they would be launched here and runs nothing.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$HERE/../scripts/slurm/jobs_lib.sh"
 PYTHON="${PYTHON:-python}"
 DRY_RUN=0
 EXTRA=()
@@ -20,6 +23,10 @@ parse_args() {
             *) echo "error: unknown argument '$arg' (allowed: --dry-run, key=value)" >&2; exit 2 ;;
         esac
     done
+    # a GPU allocation runs every network on its GPU, never on a silent CPU fallback
+    if allocation_has_gpus && [[ " ${EXTRA[*]-} " != *" device="* ]]; then
+        EXTRA+=(device=cuda)
+    fi
 }
 
 # add_sweep NAME SEEDS CONFIG... [key=value ...] [--variant VNAME "key=value ..." ...]: one ensemble of
@@ -44,31 +51,20 @@ add_sweep() {
 }
 
 run_jobs() {
-    local n=${#JOB_LIST[@]}
+    local n=${#JOB_LIST[@]} lines=() cmd
+    launch_prefix gpu
+    for cmd in "${JOB_LIST[@]}"; do
+        lines+=("${LAUNCH[*]+${LAUNCH[*]} }$cmd")
+    done
     if [[ $DRY_RUN == 1 ]]; then
-        printf '%s\n' "${JOB_LIST[@]}"
+        printf '%s\n' "${lines[@]}"
         echo "$n ensembles, $N_RUNS runs"
         return 0
     fi
-    local failed=0 cmd
     # runs go side by side on the cores: one math thread each unless told otherwise
     export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"
-    if [[ -n "${SLURM_JOB_ID:-}" ]]; then
-        for cmd in "${JOB_LIST[@]}"; do
-            eval "srun --ntasks 1 --exclusive $cmd" &
-        done
-    else
-        local max="${JOBS:-$(nproc)}"
-        for cmd in "${JOB_LIST[@]}"; do
-            while (( $(jobs -rp | wc -l) >= max )); do
-                wait -n || failed=$((failed + 1))
-            done
-            eval "$cmd" &
-        done
-    fi
-    while (( $(jobs -rp | wc -l) > 0 )); do
-        wait -n || failed=$((failed + 1))
-    done
-    echo "$n ensembles ($N_RUNS runs), $failed failed"
-    [[ $failed == 0 ]]
+    # in an allocation srun queues the steps until their cores (and GPU) are free
+    run_pool "$([[ -n "${SLURM_JOB_ID:-}" ]] && echo "$n" || echo "${JOBS:-$(nproc)}")" "${lines[@]}"
+    echo "$n ensembles ($N_RUNS runs), $POOL_FAILED failed"
+    [[ $POOL_FAILED == 0 ]]
 }

@@ -2,9 +2,10 @@
 
 python fig2b_fig4ac_mnist/plot_4a.py [RUN_DIR_OR_RUNS_ROOT ...] [--out PATH]
 
-Run folders that cannot be read are named on stderr.
+The title names the data set the runs recorded (a stand-in for MNIST is marked); runs that did not
+complete are named under the axes. The figure goes beside the runs (default: runs/fig4a.png) unless
+--out says otherwise. Run folders that cannot be read are named on stderr.
 """
-import argparse
 import re
 import sys
 from pathlib import Path
@@ -14,11 +15,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from common.runs import Plotted, extract, find_runs, mean_std, with_status  # noqa: E402
-from fig2b_fig4ac_mnist.src.paths import FOLDER, RUNS  # noqa: E402
+from common.cli import UsageParser, entry_point  # noqa: E402
+from common.errors import UsageError  # noqa: E402
+from common.runs import (Plotted, data_title, default_out, extract, find_runs, layout, mean_std,  # noqa: E402
+                         not_drawn_note, with_status)
+from fig2b_fig4ac_mnist.src.paths import RUNS  # noqa: E402
 
 LABELS = {"exact": "exact tau (sigma_tau = 0)", "jitter20": "sigma_tau = 0.2", "jitter30": "sigma_tau = 0.3",
           "taur_errors": "tau^r-based errors, sigma_tau = 0.01", "learned_tau_m": "learned tau_m, sigma_tau = 0.2"}
+
+
+def variant_label(name):
+    variant, _, data = name.partition(" [")
+    return LABELS.get(variant, variant) + (f" [{data}" if data else "")
 
 
 def point(run):
@@ -27,43 +36,57 @@ def point(run):
     return name, float(run.config["dt"]), run.config["n_updates"], run.value("test_error")
 
 
-def plot(run_dirs, out_path):
-    """Draw the figure; Plotted.series: {variant: {dt: (mean, std, n)}}."""
+def fig4a_runs(run_dirs):
+    """(the Fig. 4a runs below run_dirs, of any status; the folders that cannot be read)."""
     runs, skipped = find_runs(run_dirs)
-    runs = [r for r in with_status(runs, "completed") if r.stem.startswith("4a_")]
-    points, bad = extract(runs, point)
+    return [r for r in runs if r.stem.startswith("4a_")], skipped
+
+
+def plot(run_dirs, out_path):
+    """Draw the figure; Plotted.series: {variant: {dt: (mean, std, n)}}, the variant with the data set
+    appended when the runs used more than one."""
+    runs, skipped = fig4a_runs(run_dirs)
+    points, bad = extract(with_status(runs, "completed"), point)
+    several = len({r.data_label for r, _ in points}) > 1
     groups = {}
-    for _, (name, dt, _, error) in points:
-        groups.setdefault(name, {}).setdefault(dt, []).append(error)
+    for run, (name, dt, _, error) in points:
+        groups.setdefault(f"{name} [{run.data_label}]" if several else name, {}).setdefault(dt, []).append(error)
     series = {name: {dt: mean_std(by_dt[dt]) for dt in sorted(by_dt)} for name, by_dt in sorted(groups.items())}
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, by_dt in series.items():
         stats = list(by_dt.values())
         ax.errorbar(list(by_dt), [m for m, _, _ in stats], yerr=[s for _, s, _ in stats], marker="o", capsize=2,
-                    label=f"{LABELS.get(name, name)} (n={min(n for _, _, n in stats)})")
+                    label=f"{variant_label(name)} (n={min(n for _, _, n in stats)})")
     n_updates = sorted({p[2] for _, p in points})
     ax.set_xscale("log")
     ax.set_xlabel(f"dt (presentation time T = {'/'.join(map(str, n_updates))} dt)")
     ax.set_ylabel("test error (%)")
-    ax.set_title("Fig. 4a: mean +- std over seeds (ddof=1)", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.set_title(f"Fig. 4a on {data_title(runs)}: mean +- std over seeds (ddof=1)", fontsize=8)
+    if series:
+        ax.legend(fontsize=7)
+    layout(fig, [not_drawn_note(runs)])
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_path)
     plt.close(fig)
     return Plotted(series, skipped + bad)
 
 
+@entry_point
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="*", default=[RUNS], help="run folders or runs/ roots (default: runs/)")
-    p.add_argument("--out", default=FOLDER / "figures" / "fig4a.png")
+    p = UsageParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="*", type=Path, default=[RUNS], help="run folders or runs/ roots (default: runs/)")
+    p.add_argument("--out", type=Path, default=None, help="figure file (default: fig4a.png beside the runs)")
     a = p.parse_args(argv)
-    drawn = plot(a.runs, a.out)
+    if not fig4a_runs(a.runs)[0]:
+        raise UsageError(f"no Fig. 4a run folders (4a_*/seed*) under {', '.join(map(str, a.runs))}; "
+                         "make them with `bash fig2b_fig4ac_mnist/4a_jobs.sh`")
+    out = a.out or default_out(a.runs, "fig4a.png")
+    drawn = plot(a.runs, out)
     for line in drawn.skipped:
         print(f"skipped {line}", file=sys.stderr)
-    print({name: {dt: n for dt, (_, _, n) in by_dt.items()} for name, by_dt in drawn.series.items()}, "->", a.out)
+    print({name: {dt: n for dt, (_, _, n) in by_dt.items()} for name, by_dt in drawn.series.items()}, "->", out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,9 +2,10 @@
 
 python fig2b_fig4ac_mnist/plot_4c.py [RUN_DIR_OR_RUNS_ROOT ...] [--out PATH]
 
-Run folders that cannot be read are named on stderr.
+The title names the data set the runs recorded (a stand-in for MNIST is marked); runs that did not
+complete are named under the axes. The figure goes beside the runs (default: runs/fig4c.png) unless
+--out says otherwise. Run folders that cannot be read are named on stderr.
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -13,8 +14,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from common.runs import Plotted, extract, find_runs, mean_std, with_status  # noqa: E402
-from fig2b_fig4ac_mnist.src.paths import FOLDER, RUNS  # noqa: E402
+from common.cli import UsageParser, entry_point  # noqa: E402
+from common.errors import UsageError  # noqa: E402
+from common.runs import (Plotted, data_title, default_out, extract, find_runs, layout, mean_std,  # noqa: E402
+                         not_drawn_note, with_status)
+from fig2b_fig4ac_mnist.src.paths import RUNS  # noqa: E402
 
 
 def point(run):
@@ -23,46 +27,61 @@ def point(run):
     return (dt, tau_s), run.config["n_updates"] * dt, run.value("test_error")
 
 
-def label(dt, tau_s):
-    return f"dt = {dt:g}, " + ("no filter" if tau_s == 0 else f"tau_s = {tau_s:g} (dt/tau_s = {dt / tau_s:g})")
+def label(dt, tau_s, data=None):
+    text = f"dt = {dt:g}, " + ("no filter" if tau_s == 0 else f"tau_s = {tau_s:g} (dt/tau_s = {dt / tau_s:g})")
+    return f"{text} [{data}]" if data else text
+
+
+def fig4c_runs(run_dirs):
+    """(the Fig. 4c runs below run_dirs, of any status; the folders that cannot be read)."""
+    runs, skipped = find_runs(run_dirs)
+    return [r for r in runs if r.stem.startswith("4c_")], skipped
 
 
 def plot(run_dirs, out_path):
-    """Draw the figure; Plotted.series: {(dt, tau_s): {T: (mean, std, n)}}."""
-    runs, skipped = find_runs(run_dirs)
-    runs = [r for r in with_status(runs, "completed") if r.stem.startswith("4c_")]
-    points, bad = extract(runs, point)
+    """Draw the figure; Plotted.series: {(dt, tau_s): {T: (mean, std, n)}}, the key with the data set
+    appended when the runs used more than one."""
+    runs, skipped = fig4c_runs(run_dirs)
+    points, bad = extract(with_status(runs, "completed"), point)
+    several = len({r.data_label for r, _ in points}) > 1
     groups = {}
-    for _, (key, T, error) in points:
-        groups.setdefault(key, {}).setdefault(T, []).append(error)
+    for run, (key, T, error) in points:
+        groups.setdefault(key + (run.data_label,) * several, {}).setdefault(T, []).append(error)
     series = {key: {T: mean_std(by_T[T]) for T in sorted(by_T)} for key, by_T in sorted(groups.items())}
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for (dt, tau_s), by_T in series.items():
+    for key, by_T in series.items():
         stats = list(by_T.values())
         ax.errorbar(list(by_T), [m for m, _, _ in stats], yerr=[s for _, s, _ in stats], marker="o", capsize=2,
-                    label=f"{label(dt, tau_s)} (n={min(n for _, _, n in stats)})")
+                    label=f"{label(*key)} (n={min(n for _, _, n in stats)})")
     ax.set_xscale("log")
     ax.set_xlabel("presentation time T = n_updates dt")
     ax.set_ylabel("test error (%)")
-    ax.set_title("Fig. 4c: mean +- std over seeds (ddof=1)", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.set_title(f"Fig. 4c on {data_title(runs)}: mean +- std over seeds (ddof=1)", fontsize=8)
+    if series:
+        ax.legend(fontsize=7)
+    layout(fig, [not_drawn_note(runs)])
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_path)
     plt.close(fig)
     return Plotted(series, skipped + bad)
 
 
+@entry_point
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="*", default=[RUNS], help="run folders or runs/ roots (default: runs/)")
-    p.add_argument("--out", default=FOLDER / "figures" / "fig4c.png")
+    p = UsageParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="*", type=Path, default=[RUNS], help="run folders or runs/ roots (default: runs/)")
+    p.add_argument("--out", type=Path, default=None, help="figure file (default: fig4c.png beside the runs)")
     a = p.parse_args(argv)
-    drawn = plot(a.runs, a.out)
+    if not fig4c_runs(a.runs)[0]:
+        raise UsageError(f"no Fig. 4c run folders (4c_*/seed*) under {', '.join(map(str, a.runs))}; "
+                         "make them with `bash fig2b_fig4ac_mnist/4c_jobs.sh`")
+    out = a.out or default_out(a.runs, "fig4c.png")
+    drawn = plot(a.runs, out)
     for line in drawn.skipped:
-        print(f"skipped {line}", file=sys.stderr)
-    print({label(*key): {T: n for T, (_, _, n) in by_T.items()} for key, by_T in drawn.series.items()}, "->", a.out)
+            print(f"skipped {line}", file=sys.stderr)
+    print({label(*key): {T: n for T, (_, _, n) in by_T.items()} for key, by_T in drawn.series.items()}, "->", out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

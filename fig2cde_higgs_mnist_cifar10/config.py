@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from common.config import require
+from common.config import bounded, require, seed_field
 
 LE_KEYS = ("variant", "n_updates", "batch_learning_multiplier", "dt", "tau", "beta", "lr_factors",
            "init_std", "conv_bias_lr", "voltage_form")
@@ -22,43 +22,43 @@ class Config:
     dataset: Literal["higgs", "mnist", "fashion_mnist", "cifar10", "synthetic"]
     data_root: str | None  # null: $LE_DATA_DIR, else <repo>/data
     download: bool
-    higgs_rows: int  # HIGGS: the first rows of the file that are used (spec Q16)
-    higgs_test_rows: int  # HIGGS: the last of those rows form the test set
-    val_size: int  # random (seeded) split of the training pool into train / val
+    higgs_rows: int = bounded(ge=1, le=100_000_000)  # HIGGS: the first rows of the file that are used (model Q16)
+    higgs_test_rows: int = bounded(ge=0)  # HIGGS: the last of those rows form the test set
+    val_size: int = bounded(ge=0)  # random (seeded) split of the training pool into train / val
     test_split: Literal["official", "openml_random"]  # MNIST: openml_random = authors' LE split, Q6
-    train_samples: int | None  # first n of the train split (null: all)
-    eval_samples: int | None  # first n of val and of test (null: all)
-    synthetic_n_train: int  # dataset: synthetic only (train images / HIGGS rows before the test rows)
-    synthetic_n_test: int
-    batch_size: int
-    drop_last: bool  # training loader drops its last partial batch (spec Q10: LE did, BP did not)
+    train_samples: int | None = bounded(ge=1)  # first n of the train split (null: all)
+    eval_samples: int | None = bounded(ge=1)  # first n of val and of test (null: all)
+    synthetic_n_train: int = bounded(ge=1, le=1_000_000)  # dataset: synthetic only (train images / HIGGS rows before the test rows)
+    synthetic_n_test: int = bounded(ge=1, le=1_000_000)
+    batch_size: int = bounded(ge=1, le=1_000_000)
+    drop_last: bool  # training loader drops its last partial batch (model Q10: LE did, BP did not)
     eval_drop_last: bool  # the same for the val and test loaders (their records say how many were scored)
     # schedule
-    epochs: int
-    seed: int
+    epochs: int = bounded(ge=1, le=1_000_000)
+    seed: int = seed_field()
     device: Literal["cpu", "cuda", "auto"]
     initial_test: bool  # HIGGS LE: one test pass before training (it moves the carried state)
     # LE only (null in BP configs)
     variant: Literal["vanilla", "full_forward_pass"] | None = None
-    n_updates: int | None = None
-    batch_learning_multiplier: float | None = None  # M in eta = 0.125 M / (n dt)
-    dt: float | None = None
-    tau: float | None = None
-    beta: float | None = None
+    n_updates: int | None = bounded(ge=1, le=1_000_000, default=None)
+    batch_learning_multiplier: float | None = bounded(ge=0, default=None)  # M in eta = 0.125 M / (n dt)
+    dt: float | None = bounded(gt=0, le=1e3, default=None)
+    tau: float | None = bounded(gt=0, le=1e6, default=None)
+    beta: float | None = bounded(ge=0, le=1e6, default=None)
     lr_factors: list[float] | None = None  # f_k, one per stage (pools included)
-    init_std: float | None = None
-    conv_bias_lr: Literal["mean", "sum"] | None = None  # spec Q1
-    # spec Q2: exact = u_hat formed as a + eps, eps handed down; authors = their float32 evaluation
+    init_std: float | None = bounded(ge=0, le=1e6, default=None)
+    conv_bias_lr: Literal["mean", "sum"] | None = None  # model Q1
+    # model Q2: exact = u_hat formed as a + eps, eps handed down; authors = their float32 evaluation
     # u + tau ((a - u + eps) / tau), u_hat - a handed down (the two part at the 1e-4 level, README)
     voltage_form: Literal["exact", "authors"] | None = None
-    reseed_after_init: int | None = None  # spec Q3: shuffle stream seeded with this for every seed
+    reseed_after_init: int | None = seed_field(default=None)  # model Q3: shuffle stream seeded with this for every seed
     # BP only (null in LE configs)
-    # authors: spec §2.1 networks, one SGD step per batch; update_matched: the equivalent ANN of the LE
+    # authors: model §2.1 networks, one SGD step per batch; update_matched: the equivalent ANN of the LE
     # network (same init), n_updates SGD steps per batch at LE's per-step rate times beta (LE keys above)
     bp_baseline: Literal["authors", "update_matched"] | None = None
-    lr: float | None = None
-    momentum: float | None = None
-    weight_decay: float | None = None
+    lr: float | None = bounded(gt=0, default=None)
+    momentum: float | None = bounded(ge=0, default=None)
+    weight_decay: float | None = bounded(ge=0, default=None)
     # GPU arithmetic
     tf32: bool = False  # TF32 matmuls and convolutions where the GPU has them; false: float32 as on the CPU
 
@@ -84,25 +84,7 @@ class Config:
                 f"task {self.task} allows {', '.join(real[self.task] + ('synthetic',))}")
         require(self.test_split == "official" or self.task == "mnist", "test_split",
                 "openml_random exists only for mnist")
-        require(self.batch_size > 0, "batch_size", "must be > 0")
-        require(self.epochs >= 1, "epochs", "must be >= 1 (the summary reports the last validation)")
-        require(self.val_size >= 0, "val_size", "must be >= 0")
         require(self.higgs_rows > self.higgs_test_rows >= 0, "higgs_test_rows", "must be in [0, higgs_rows)")
-        for key in ("train_samples", "eval_samples"):
-            require(getattr(self, key) is None or getattr(self, key) > 0, key, "must be > 0 or null")
-        require(self.synthetic_n_train > 0 and self.synthetic_n_test > 0, "synthetic_n_train",
-                "synthetic sizes must be > 0")
-        if self.model == "le":
-            require(self.dt > 0, "dt", "must be > 0")
-            require(self.tau > 0, "tau", "must be > 0")
         if "n_updates" in own:  # LE and the update-matched baseline
-            require(self.n_updates > 0, "n_updates", "must be > 0")
-            require(self.beta >= 0, "beta", "must be >= 0")
-            require(self.init_std >= 0, "init_std", "must be >= 0")
-            require(self.batch_learning_multiplier >= 0, "batch_learning_multiplier", "must be >= 0")
             require(len(self.lr_factors) == N_STAGES[self.task], "lr_factors",
                     f"needs one factor per stage ({N_STAGES[self.task]} for {self.task})")
-        else:
-            require(self.lr > 0, "lr", "must be > 0")
-            require(self.momentum >= 0, "momentum", "must be >= 0")
-            require(self.weight_decay >= 0, "weight_decay", "must be >= 0")

@@ -1,4 +1,4 @@
-"""Train/val/test splits of spec §2.2 and an in-memory batch loader with a resumable shuffle stream."""
+"""Train/val/test splits of model §2.2 and an in-memory batch loader with a resumable shuffle stream."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -78,7 +78,7 @@ def load_splits(cfg) -> dict[str, Split]:
         if len(y) < cfg.higgs_rows:
             raise UsageError(f"config key 'higgs_rows' = {cfg.higgs_rows} exceeds the {len(y)} rows of "
                              "the HIGGS file; choose 'higgs_rows' <= its rows")
-        n_pool = len(y) - cfg.higgs_test_rows  # spec §2.2: the last rows are the test set
+        n_pool = len(y) - cfg.higgs_test_rows  # model §2.2: the last rows are the test set
         test = Split(X[n_pool:], y[n_pool:].long())
         _check_sizes(cfg, n_pool, {"train": n_pool - cfg.val_size, "val": cfg.val_size, "test": len(test)})
         train, val = _random_split(X[:n_pool], y[:n_pool].long(), cfg.val_size, cfg.seed)
@@ -88,7 +88,7 @@ def load_splits(cfg) -> dict[str, Split]:
         x_te, y_te = load_vision(name, train=False, root=root, download=cfg.download)
         if x_tr.dim() == 3:  # MNIST-like [N, 28, 28] -> [N, 1, 28, 28]
             x_tr, x_te = x_tr.unsqueeze(1), x_te.unsqueeze(1)
-        if cfg.test_split == "openml_random":  # spec Q6: test drawn from all 70k images
+        if cfg.test_split == "openml_random":  # model Q6: test drawn from all 70k images
             x_all, y_all = torch.cat([x_tr, x_te]), torch.cat([y_tr, y_te])
             perm = torch.from_numpy(np.random.RandomState(cfg.seed).permutation(len(y_all)))
             n_test = len(y_te)
@@ -131,7 +131,7 @@ class BatchLoader:
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             x = self.x[idx].to(self.dtype)
             if self.images:
-                x = x.div_(255.0)  # ToTensor scaling, no normalisation (spec §2.2)
+                x = x.div_(255.0)  # ToTensor scaling, no normalisation (model §2.2)
             yield x, self.y[idx]
 
     def get_state(self) -> torch.Tensor:

@@ -10,8 +10,9 @@ kernels, bitwise a separate run (the CPU default):
   the members' losses, so each member's gradient is its own; SGD acts elementwise on the stacked
   parameters, i.e. on each member separately (one SGD step per batch, one parameter group; other
   baselines always go member by member). Not batched: the members' own steps in turn.
-A batch is a list of the members' own (x, labels) batches; results are per member, in the form the
-member's own trainer returns. `sync()` writes the ensemble's weights, state and optimiser buffers back
+A batch is a list of the members' own (x, labels) batches; the result is a [K, 2] float64 tensor on
+the device, row k member k's `trainers.batch_record` (summed loss, number correct), read by the caller
+once per pass. `sync()` writes the ensemble's weights, state and optimiser buffers back
 into the member trainers (for checkpoints and divergence checks); `keep(indices)` drops members.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from fig2cde_higgs_mnist_cifar10.graphs import graphed_present
 from fig2cde_higgs_mnist_cifar10.model.le_ensemble import network_input, stack, unstack_into
+from fig2cde_higgs_mnist_cifar10.trainers import batch_record
 
 
 def _on_gpu(device) -> bool:
@@ -49,13 +51,16 @@ class LEEnsemble:
         x, labels = self._inputs(batches)
         y = torch.stack([m.target(l) for m, l in zip(self.members, labels)])  # [K, B, n_out]
         self.present(x, y, self.n_updates, True)
-        out = self.net.ann_forward(x)  # [K, B, n_out]; metrics of the un-nudged network (spec Q11)
-        return [m._metrics(out[k], l) for k, (m, l) in enumerate(zip(self.members, labels))]
+        out = self.net.ann_forward(x)  # [K, B, n_out]; metrics of the un-nudged network (model Q11)
+        return self._records(out, labels)
 
     def eval_batch(self, batches):
         x, labels = self._inputs(batches)
         out = self.present(x, None, self.n_eval_steps, False)  # [K, B, n_out]
-        return [m._metrics(out[k], l) for k, (m, l) in enumerate(zip(self.members, labels))]
+        return self._records(out, labels)
+
+    def _records(self, out, labels):
+        return torch.stack([m.record(out[k], l) for k, (m, l) in enumerate(zip(self.members, labels))])
 
     def sync(self):
         unstack_into(self.net, [m.net for m in self.members])
@@ -102,17 +107,18 @@ class BPEnsemble:
 
     def _losses(self, batches):
         logits = self._logits(batches)
-        return [m._loss_and_correct(logits[k], labels)
+        return [m.loss_and_correct(logits[k], labels)
                 for k, (m, (_, labels)) in enumerate(zip(self.members, batches))]
 
     @staticmethod
     def _results(losses, batches):
-        """The members' (sum of per-sample losses, correct), as BPTrainer returns them."""
-        return [(float(loss.detach()) * len(labels), c) for (loss, c), (_, labels) in zip(losses, batches)]
+        """The members' batch records, as BPTrainer returns them: [K, 2]."""
+        return torch.stack([batch_record(loss.detach().double() * len(labels), c)
+                            for (loss, c), (_, labels) in zip(losses, batches)])
 
     def train_batch(self, batches):
         if not self.batched:
-            return [m.train_batch(x, labels) for m, (x, labels) in zip(self.members, batches)]
+            return torch.stack([m.train_batch(x, labels) for m, (x, labels) in zip(self.members, batches)])
         losses = self._losses(batches)
         self.opt.zero_grad(set_to_none=True)
         torch.stack([loss for loss, _ in losses]).sum().backward()  # member k's gradient is its own
@@ -122,7 +128,7 @@ class BPEnsemble:
     @torch.no_grad()
     def eval_batch(self, batches):
         if not self.batched:
-            return [m.eval_batch(x, labels) for m, (x, labels) in zip(self.members, batches)]
+            return torch.stack([m.eval_batch(x, labels) for m, (x, labels) in zip(self.members, batches)])
         return self._results(self._losses(batches), batches)
 
     @torch.no_grad()

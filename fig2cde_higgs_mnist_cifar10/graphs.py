@@ -9,16 +9,25 @@ all-zero error) choose which kernels a step launches, so there is one graph per 
 shapes, flags at entry). The first batch of each key runs eagerly on a side stream (the warm-up that
 CUDA graphs need, and the real computation of that batch), then the graph is captured without
 running. The LE step draws no random numbers, so no generator needs registering with the graph.
-A batch of another size (a partial last batch) runs eagerly.
+A batch of another size (a partial last batch) runs eagerly. All graphs of one presenter allocate
+from one memory pool: they replay one after another on one stream, and what one leaves in the pool
+is never read by another (the state they share is the static state, outside the pool).
+
+`graph_api` holds the CUDA-graph calls (torch.cuda); tests put a CPU emulation of capture and replay
+in its place (tests/graph_emulation.py), whose `device_type` is "cpu".
 """
 from __future__ import annotations
 
 import torch
 
 
+graph_api = torch.cuda
+
+
 def graphed_present(net, device: torch.device):
     """`net.present` on CPU, its CUDA-graph replay on a GPU."""
-    return GraphedPresent(net) if torch.device(device).type == "cuda" else net.present
+    graphs_on = getattr(graph_api, "device_type", "cuda")
+    return GraphedPresent(net) if torch.device(device).type == graphs_on else net.present
 
 
 class GraphedPresent:
@@ -26,6 +35,7 @@ class GraphedPresent:
         self.net = net
         self.static: dict | None = None  # {(stage index, state name): tensor}
         self.graphs: dict = {}  # key -> (graph, static x, static y, flags after the steps)
+        self.pool = None  # the memory pool all graphs of this presenter share
 
     def _state(self) -> dict:
         return {(i, n): getattr(s, n) for i, s in enumerate(self.net.stages) for n in s.state_names}
@@ -73,19 +83,21 @@ class GraphedPresent:
     def _warm_up_and_capture(self, key, x, y, n_updates, train):
         net = self.net
         flags = key[3]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
+        side = graph_api.Stream()
+        side.wait_stream(graph_api.current_stream())
+        with graph_api.stream(side):
             out = net.present(x, y, n_updates, train)  # this batch's real steps
             self._pin()
-        torch.cuda.current_stream().wait_stream(side)
-        out.record_stream(torch.cuda.current_stream())  # allocated on the side stream, used on this one
+        graph_api.current_stream().wait_stream(side)
+        out.record_stream(graph_api.current_stream())  # allocated on the side stream, used on this one
         flags_after = self._flags()
         sx = x.clone()
         sy = None if y is None else y.clone()
-        graph = torch.cuda.CUDAGraph()
+        graph = graph_api.CUDAGraph()
+        if self.pool is None:
+            self.pool = graph_api.graph_pool_handle()
         self._set_flags(flags)  # record the kernels a batch entering with these flags launches
-        with torch.cuda.graph(graph):  # records only: the state keeps the eager results
+        with graph_api.graph(graph, pool=self.pool):  # records only: the state keeps the eager results
             for _ in range(n_updates):
                 net.step(sx, sy, train)
             self._pin()

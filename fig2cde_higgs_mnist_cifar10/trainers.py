@@ -9,10 +9,16 @@ from fig2cde_higgs_mnist_cifar10.model.architectures import N_OUT, build_bp, bui
 from fig2cde_higgs_mnist_cifar10.model.le_sequential import le_learning_rate
 
 
-def _n_correct(out: torch.Tensor, labels: torch.Tensor, threshold: float | None) -> int:
-    """Binary: out[:, 0] >= threshold; classes: argmax."""
+def _n_correct(out: torch.Tensor, labels: torch.Tensor, threshold: float | None) -> torch.Tensor:
+    """Binary: out[:, 0] >= threshold; classes: argmax. A 0-dim tensor on out's device (no host sync)."""
     pred = (out[:, 0] >= threshold).long() if threshold is not None else out.argmax(1)
-    return int((pred == labels).sum())
+    return (pred == labels).sum()
+
+
+def batch_record(loss_sum: torch.Tensor, correct: torch.Tensor) -> torch.Tensor:
+    """[2] float64 on the device: (sum over the batch's samples of the loss, number correct); a pass
+    adds these up and reads them once."""
+    return torch.stack([loss_sum.detach().double(), correct.double()])
 
 
 def _rate_target(task: str, labels: torch.Tensor) -> torch.Tensor:
@@ -22,14 +28,14 @@ def _rate_target(task: str, labels: torch.Tensor) -> torch.Tensor:
     return F.one_hot(labels, N_OUT[task]).to(torch.float32)  # [B, 10]
 
 
-RATE_THRESHOLD = {"higgs": 0.5, "mnist": None, "cifar10": None}  # spec §2.3: r >= 0.5 for HIGGS
+RATE_THRESHOLD = {"higgs": 0.5, "mnist": None, "cifar10": None}  # model §2.3: r >= 0.5 for HIGGS
 
 
 class LETrainer:
-    """LE network: n_updates steps per batch (spec §2.3); metrics on the equivalent ANN's output.
+    """LE network: n_updates steps per batch (model §2.3); metrics on the equivalent ANN's output.
 
     Both trainers expose n_updates (network steps per training batch) and n_eval_steps (per evaluation
-    batch), train_batch / eval_batch -> (summed loss, number correct), check_values, state_dict."""
+    batch), train_batch / eval_batch -> batch_record, check_values, state_dict."""
 
     def __init__(self, cfg, device):
         self.task = cfg.task
@@ -45,19 +51,19 @@ class LETrainer:
     def target(self, labels: torch.Tensor) -> torch.Tensor:
         return _rate_target(self.task, labels)
 
-    def _metrics(self, out, labels):
+    def record(self, out, labels):
         loss = 0.5 * (self.target(labels) - out).pow(2).sum()  # sum over samples of 1/2 ||y - r||^2
-        return float(loss), _n_correct(out, labels, self.threshold)
+        return batch_record(loss, _n_correct(out, labels, self.threshold))
 
     def train_batch(self, x, labels):
         self.present(x, self.target(labels), self.n_updates, train=True)
         # accuracy of the un-nudged network (the equivalent ANN) on this batch, not of the nudged
-        # output r_K (spec Q11)
-        return self._metrics(self.net.ann_forward(x), labels)
+        # output r_K (model Q11)
+        return self.record(self.net.ann_forward(x), labels)
 
     def eval_batch(self, x, labels):
-        out = self.present(x, None, self.n_eval_steps, train=False)  # = equivalent ANN (spec §1.6)
-        return self._metrics(out, labels)
+        out = self.present(x, None, self.n_eval_steps, train=False)  # = equivalent ANN (model §1.6)
+        return self.record(out, labels)
 
     def check_values(self) -> dict:
         return {f"stage{k}.{n}": p for k, s in enumerate(self.net.stages) if s.has_weights
@@ -73,7 +79,7 @@ class LETrainer:
 class BPTrainer:
     """BP baselines (`bp_baseline`):
     authors: plain SGD on BCE (HIGGS, sigmoid output) or cross-entropy (LeNet), one step per batch
-      (spec §2.1);
+      (model §2.1);
     update_matched: the equivalent ANN of the LE network with the LE init, n_updates SGD steps per
       batch on 1/2 ||y - a||^2 (batch mean) at LE's per-step rate times beta (`matched_bp`), so that
       it gets as many and as large updates per batch as LE; loss and accuracy as LE records them.
@@ -85,7 +91,7 @@ class BPTrainer:
         self.n_eval_steps = 1  # one forward pass per evaluation batch
         if self.matched:
             self.n_updates = cfg.n_updates
-            # eta dt = 0.125 M / n (spec §1.5) is le_learning_rate at dt = 1
+            # eta dt = 0.125 M / n (model §1.5) is le_learning_rate at dt = 1
             self.model, groups = matched_bp(
                 cfg.task, step_coefficient=le_learning_rate(cfg.batch_learning_multiplier, cfg.n_updates, 1.0),
                 beta=cfg.beta, lr_factors=cfg.lr_factors, init_std=cfg.init_std,
@@ -97,7 +103,8 @@ class BPTrainer:
             self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                        weight_decay=cfg.weight_decay)
 
-    def _loss_and_correct(self, logits, labels):
+    def loss_and_correct(self, logits, labels):
+        """(batch-mean loss with its graph, number correct as a 0-dim tensor)."""
         if self.matched:  # rate output: squared error, argmax / r >= 0.5 as for LE
             loss = 0.5 * (_rate_target(self.task, labels) - logits).pow(2).sum(1).mean()
             return loss, _n_correct(logits, labels, RATE_THRESHOLD[self.task])
@@ -110,9 +117,9 @@ class BPTrainer:
         self.model.train()
         for i in range(self.n_updates):
             self.opt.zero_grad(set_to_none=True)
-            loss, correct = self._loss_and_correct(self.model(x), labels)
+            loss, correct = self.loss_and_correct(self.model(x), labels)
             if i == 0:
-                met = float(loss.detach()) * len(labels), correct
+                met = batch_record(loss.detach().double() * len(labels), correct)
             loss.backward()
             self.opt.step()
         return met
@@ -120,8 +127,8 @@ class BPTrainer:
     @torch.no_grad()
     def eval_batch(self, x, labels):
         self.model.eval()
-        loss, correct = self._loss_and_correct(self.model(x), labels)
-        return float(loss.detach()) * len(labels), correct
+        loss, correct = self.loss_and_correct(self.model(x), labels)
+        return batch_record(loss.detach().double() * len(labels), correct)
 
     def check_values(self) -> dict:
         return dict(self.model.named_parameters())

@@ -17,6 +17,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [[ ! -f "$HERE/src/run_bars.py" ]]; then      # under sbatch this runs from SLURM's spool copy
     HERE="$("${PYTHON:-python}" -c 'import fig3fig5_dendritic_microcircuits as m, os; print(os.path.dirname(m.__file__))')"
 fi
+source "$HERE/../scripts/slurm/jobs_lib.sh"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"   # sweeps run side by side, one core each
 SEEDS="${SEEDS:-12345-12354}"
 NS="${NS:-5000 2000 1000 500 200 100 50 20 10 5 3}"          # longest first
@@ -63,35 +64,24 @@ sweep_cmd() {   # the command for one N and one seed list, as a NUL-free array i
     CMD=("$PY" "$HERE/src/run_bars.py" sweep
          "$HERE/experiment_configs/bars_le_tpres_$N.yaml" "$HERE/experiment_configs/bars_orig_tpres_$N.yaml"
          --seeds "$seeds" ${EXTRA[@]+"${EXTRA[@]}"})
-    if [[ -n "${SLURM_JOB_ID:-}" ]]; then
-        CMD=(srun --ntasks=1 --cpus-per-task=1 --exclusive "${CMD[@]}")
-    fi
+    launch_prefix cpu 1                           # CPU code: a step never binds a GPU
+    CMD=(${LAUNCH[@]+"${LAUNCH[@]}"} "${CMD[@]}")
 }
 
-n_cmds=0
-status=0
+LINES=()
 for N in $NS; do
     groups=("$SEEDS")
     if [[ " $SPLIT_NS " == *" $N "* ]] && (( n_seeds > 1 )); then groups=("${HALVES[@]}"); fi
     for seeds in "${groups[@]}"; do
         sweep_cmd "$N" "$seeds"
-        n_cmds=$(( n_cmds + 1 ))
-        if (( DRY )); then
-            printf '%q ' "${CMD[@]}"; echo
-            continue
-        fi
-        while (( $(jobs -rp | wc -l) >= JOBS )); do
-            wait -n || status=1
-        done
-        "${CMD[@]}" &
+        LINES+=("$(printf '%q ' "${CMD[@]}")")
     done
 done
 if (( DRY )); then
+    printf '%s\n' "${LINES[@]}"
     n_ns=$(wc -w <<< "$NS")
-    echo "# $n_cmds sweeps, $(( n_ns * 2 * n_seeds )) runs"
+    echo "# ${#LINES[@]} sweeps, $(( n_ns * 2 * n_seeds )) runs"
     exit 0
 fi
-while (( $(jobs -rp | wc -l) > 0 )); do
-    wait -n || status=1
-done
-exit $status
+run_pool "$JOBS" "${LINES[@]}"
+(( POOL_FAILED == 0 ))

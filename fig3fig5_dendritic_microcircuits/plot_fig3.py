@@ -1,14 +1,14 @@
 """Fig. 3: final test accuracy and MSE of the bars task against presentation time N (steps per
 pattern), LE vs orig, mean +- standard deviation over seeds (sample std, ddof=1), from run folders.
 
-  python plot_fig3.py RUNS_DIR [RUNS_DIR ...] [--out fig3.png] [--table]
+  python plot_fig3.py RUNS_DIR [RUNS_DIR ...] [--out PATH] [--table]
 
 A run folder is any directory below RUNS_DIR with config.yaml and summary.json of a bars run
 (read with common/runs.py; folders that cannot be read are named on stderr). Accuracy is percent.
 Diverged and other incomplete runs have no test metrics; they are listed per point (seeds, and the
-epoch of divergence) and left out of mean and std.
+epoch of divergence), named under the axes and left out of mean and std. The figure goes beside the
+runs (fig3.png in the folder that holds them) unless --out says otherwise.
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -18,7 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from common.runs import Plotted, extract, find_runs, fmt_mean_std, mean_std, status_note  # noqa: E402
+from common.cli import UsageParser, entry_point  # noqa: E402
+from common.errors import UsageError  # noqa: E402
+from common.runs import (Plotted, default_out, extract, find_runs, fmt_mean_std, layout, mean_std,  # noqa: E402
+                         not_drawn_note, status_note)
 from fig3fig5_dendritic_microcircuits.src.params import n_steps  # noqa: E402
 
 
@@ -84,34 +87,40 @@ def plot(run_dirs, out_path):
     for ax in (ax_acc, ax_mse):
         ax.set_xscale("log")
         ax.set_xlabel("presentation time N (steps of dt)")
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     ax_acc.set_ylabel("final test accuracy (%)")
     ax_acc.set_ylim(-5, 105)
     ax_mse.set_ylabel("final test MSE")
     ax_mse.set_yscale("log")
     fig.suptitle("bars task, mean ± std over seeds (ddof=1)")
-    fig.tight_layout()
+    layout(fig, [not_drawn_note([r for e in table.values() for r in e["runs"]])])
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_path, dpi=130)
     plt.close(fig)
     return Plotted(table, skipped)
 
 
+@entry_point
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = UsageParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, default=Path("fig3.png"))
+    p.add_argument("--out", type=Path, default=None, help="figure file (default: fig3.png beside the runs)")
     p.add_argument("--table", action="store_true", help="also print a markdown table")
     a = p.parse_args(argv)
     missing = [str(r) for r in a.runs if not r.is_dir()]
     if missing:
-        print(f"error: not a directory: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    drawn = plot(a.runs, a.out)
+        raise UsageError(f"not a directory: {', '.join(missing)}")
+    if not any(_is_bars(r) for r in find_runs(a.runs)[0]):
+        raise UsageError(f"no bars run folders under {', '.join(map(str, a.runs))}; make them with "
+                         "`bash fig3fig5_dendritic_microcircuits/bars_jobs.sh`")
+    out = a.out or default_out(a.runs, "fig3.png")
+    drawn = plot(a.runs, out)
     for line in drawn.skipped:
         print(f"skipped {line}", file=sys.stderr)
     if a.table:
         print(markdown(drawn.series))
-    print(f"wrote {a.out}")
+    print(f"wrote {out}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Performance targets of DESIGN.md, each measured as a ratio (or time) inside one process.
+"""Performance targets (listed in scripts/README.md), each measured as a ratio (or time) inside one process.
 
     python scripts/bench.py fc|lenet|microcircuit|all [--json] [--quick]
 

@@ -1,4 +1,4 @@
-"""Benchmark: compiled microcircuit engine on the bars task (DESIGN performance targets).
+"""Benchmark: compiled microcircuit engine on the bars task (performance targets, scripts/README.md).
 
 Rows:
 * microseconds per network-step of [9, 30, 3] bars networks simulated together on one core, for
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from common.config import load_config
-from fig3fig5_dendritic_microcircuits.src.bars_task import build
+from fig3fig5_dendritic_microcircuits.src.bars_train import build
 from fig3fig5_dendritic_microcircuits.src.config import BarsConfig
 from fig3fig5_dendritic_microcircuits.src.engine_numba import AVAILABLE, LANES, UNAVAILABLE_MSG
 

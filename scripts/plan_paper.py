@@ -1,15 +1,17 @@
 """The paper profile of reproduce.py: every sweep of the paper (panels.py) through the folders' job scripts.
 
-List (--dry-run): each panel's job script, its run count (from the script's own --dry-run) and its
-price: CPU core-hours from the per-step costs measured on one core (step_costs.py; --measure
-measures them again here) times the steps of every run, and GPU-hours from a PROJECTION (no GPU
-was measured; step_costs.gpu_step_s states the model), each without and with ensembles.
+List (--dry-run): each panel's job-script commands, its networks and its price. The commands are the
+job scripts' own --dry-run output (for the Fig. 2c-e submit scripts, the sweeps the submitted job
+runs). Each command is parsed by the entry script's own sweep parser (common/sweep.py): configs x
+variants x seeds, every override loaded and checked as the run will load it, and grouped into the
+ensembles the sweep will step together (ensemble_key with the folder's PER_NETWORK keys).
 
-Ensembles: K networks of the same shapes stepped together. On a CPU an fc or microcircuit network in
-an ensemble is priced at its measured per-network cost there (fc: K = 8, DESIGN goal <= 1.1x eight
-single steps; microcircuits: K = 20); the LeNet and HIGGS networks of Fig. 2c-e at 1.0x (their steps
-are matrix products whose cost grows with K). On a GPU every network is priced at the projected
-per-network cost in an ensemble of 16.
+Price: CPU core-hours from the per-step costs of each model measured on one core (step_costs.py and
+step_costs.json; --measure measures them again here) times the steps of every run, alone and in
+ensembles (fc: the measured per-network cost in an ensemble of 8; microcircuits: of 20; Fig. 2c-e:
+1.0x, members in turn on a CPU). GPU-hours and peak GPU memory are a PROJECTION (no GPU measured):
+the model and device constants of step_costs.GPU, per network alone and per ensemble as the sweep
+groups it; Fig. 1, 2a, 3 and 5 run on CPUs.
 
 Launch: `local` runs the job scripts here one after the other (each runs its commands with $JOBS
 processes at once); `slurm` submits every job-script command (one run, or an ensemble where the
@@ -23,104 +25,58 @@ import re
 import shlex
 import subprocess
 import sys
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import step_costs
 from panels import PANELS
-from step_costs import (MEASURED, bars_network_steps, fc_core_s, fc_ensemble_factor, fc_steps, le_bp_core_s,
-                        le_bp_steps, resolve)
+from step_costs import (MEASURED, bars_network_steps, fc_core_s, fc_ensemble_factor, fc_steps, gpu_bytes, gpu_step_s,
+                        le_bp_core_s, le_bp_steps, model_2cde)
 
 REPO = Path(__file__).resolve().parents[1]
-F2CDE = REPO / "fig2cde_higgs_mnist_cifar10"
+F2B, F2CDE, F35 = (REPO / f for f in ("fig2b_fig4ac_mnist", "fig2cde_higgs_mnist_cifar10",
+                                        "fig3fig5_dendritic_microcircuits"))
 LAUNCH_DIR = REPO / "runs" / "paper_launch"
 SUBMIT_SCRIPTS = [F2CDE / f"submit_python_{t}_gpu_v100.sh" for t in ("higgs", "mnist", "cifar10")]
 
 
 @dataclass
 class Price:
-    """The cost of a set of runs: CPU core-seconds and projected GPU-seconds, without / with ensembles."""
+    """The cost of a set of runs: CPU core-seconds and projected GPU-seconds, each without / with
+    ensembles, and the projected peak GPU memory of the largest ensemble (bytes)."""
     cpu: float = 0.0
     cpu_ens: float = 0.0
     gpu: float = 0.0
     gpu_ens: float = 0.0
+    gpu_mem: float = 0.0
 
     def __add__(self, o):
-        return Price(self.cpu + o.cpu, self.cpu_ens + o.cpu_ens, self.gpu + o.gpu, self.gpu_ens + o.gpu_ens)
+        return Price(self.cpu + o.cpu, self.cpu_ens + o.cpu_ens, self.gpu + o.gpu, self.gpu_ens + o.gpu_ens,
+                     max(self.gpu_mem, o.gpu_mem))
+
+
+# ------------------------------------------------------------------ the commands of a job script
+def _dry_run(script, cwd=REPO):
+    """(command lines, declared run count or None) of `bash script --dry-run`, outside SLURM."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_") and k not in ("SEEDS", "SEED")}
+    out = subprocess.run(["bash", str(REPO / script), "--dry-run"], capture_output=True, text=True, cwd=cwd,
+                         timeout=120, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"{script} --dry-run failed (exit {out.returncode}): {out.stderr.strip()[-300:]}")
+    commands, declared = [], None
+    for line in out.stdout.splitlines():
+        if _sweep_at(shlex.split(line, comments=False)) is not None:
+            commands.append(line.strip())
+        else:
+            count = re.findall(r"\b(\d+) runs\b", line)
+            declared = int(count[-1]) if count else declared
+    return commands, declared
 
 
 def job_commands(script):
-    """(commands, run count) from a job script's --dry-run output."""
-    out = subprocess.run(["bash", str(REPO / script), "--dry-run"], capture_output=True, text=True, cwd=REPO,
-                         timeout=120)
-    if out.returncode != 0:
-        raise RuntimeError(f"{script} --dry-run failed: {out.stderr.strip()}")
-    commands, runs = [], None
-    for line in out.stdout.splitlines():
-        line = line.strip()
-        count = re.search(r"(\d+) runs$", line)
-        if count and (line.startswith("#") or re.fullmatch(r"(\d+ ensembles, )?\d+ runs", line)):
-            runs = int(count.group(1))
-        elif line and not line.startswith("#"):
-            commands.append(line)
-    return commands, runs if runs is not None else len(commands)
-
-
-def seed_count(words):
-    """Networks per config of one command: the seeds of `--seeds A-B,C,...`, else 1."""
-    if "--seeds" not in words:
-        return 1
-    count = 0
-    for part in words[words.index("--seeds") + 1].split(","):
-        lo, _, hi = part.partition("-")
-        count += int(hi or lo) - int(lo) + 1
-    return count
-
-
-def command_parts(command):
-    """(configs, overrides, networks per config) of one job-script command."""
-    words = shlex.split(command)
-    configs = [w for w in words if w.endswith(".yaml")]
-    overrides = [w for w in words if "=" in w and not w.startswith("-")]
-    return configs, overrides, seed_count(words)
-
-
-def gpu_s(steps):
-    """Projected GPU seconds of `steps` network-steps: alone, and in ensembles of 16."""
-    return steps * step_costs.gpu_step_s(False), steps * step_costs.gpu_step_s(True)
-
-
-def price_fc(command, costs):
-    configs, overrides, k = command_parts(command)
-    price = Price()
-    for config in configs:
-        cfg = resolve(config, overrides)
-        core = fc_core_s(Path(config).stem, cfg, costs) * k
-        steps = sum(fc_steps(cfg)) * k
-        price += Price(core, core * fc_ensemble_factor(costs), *gpu_s(steps))
-    return price
-
-
-def price_bars(command, costs):
-    configs, _, k = command_parts(command)
-    price = Price()
-    for config in configs:
-        steps = bars_network_steps(int(re.search(r"tpres_(\d+)\.yaml", config).group(1))) * k
-        price += Price(steps * costs["mc"]["single"], steps * costs["mc"]["ensemble"])  # CPU engine only
-    return price
-
-
-def price_2cde(costs):
-    """Every seed of every submit script: one LE and one BP run of the task's paper configs."""
-    price = Price()
-    for script in SUBMIT_SCRIPTS:
-        task = script.name.split("_")[2]
-        for model in ("le", "bp"):
-            cfg = resolve(F2CDE / "configs" / f"{task}_{model}.yaml")
-            core = le_bp_core_s(cfg, costs) * len(paper_seeds())
-            steps = sum(le_bp_steps(cfg)) * len(paper_seeds())
-            price += Price(core, core, *gpu_s(steps))
-    return price
+    """(commands, run count the script declares, or None) of a panel's job script."""
+    return _dry_run(script)
 
 
 def paper_seeds():
@@ -129,28 +85,145 @@ def paper_seeds():
     return re.search(r"PAPER_SEEDS=\(([\d ]+)\)", (F2CDE / "submit_lib.sh").read_text()).group(1).split()
 
 
+def submit_commands(script):
+    """(commands, declared count or None) of one Fig. 2c-e submit script: the sweeps its --dry-run
+    says the job runs (outside SLURM it submits nothing then)."""
+    return _dry_run(script, cwd=F2CDE)
+
+
+# ------------------------------------------------------------------ a command's networks
+def _sweep_at(words):
+    """Index of the `sweep` word that follows an entry script (*.py) in a command, or None."""
+    for i in range(1, len(words)):
+        if words[i] == "sweep" and words[i - 1].endswith(".py"):
+            return i
+    return None
+
+
+@dataclass
+class Network:
+    config: Path     # the config file
+    cfg: dict        # its resolved values (variant, sweep and seed overrides applied)
+
+
+def _folder_rules(entry):
+    """(Config class, seed key, PER_NETWORK keys) of the folder an entry script belongs to."""
+    folder = next(p for p in (F2B, F2CDE, F35) if p in Path(entry).resolve().parents)
+    if folder == F2B:
+        from fig2b_fig4ac_mnist.src.config import Config
+        from fig2b_fig4ac_mnist.src.ensemble_runs import PER_NETWORK
+        return Config, "seed", PER_NETWORK
+    if folder == F2CDE:
+        from fig2cde_higgs_mnist_cifar10.config import Config
+        from fig2cde_higgs_mnist_cifar10.train import PER_NETWORK
+        return Config, "seed", PER_NETWORK
+    return None, "training.seed", None
+
+
+def ensembles(command):
+    """The networks of one job-script command as the sweep groups them: [[Network, ...], ...], one list
+    per ensemble, in the entry script's order (configs x variants x seeds)."""
+    from common.config import config_to_dict
+    from common.sweep import ensemble_key, parse_sweep, sweep_parser
+
+    words = shlex.split(command)
+    i = _sweep_at(words)
+    if i is None:
+        raise ValueError(f"not a sweep command: {command}")
+    entry = REPO / words[i - 1]  # a relative path is relative to the repository root
+    argv = [str(REPO / w) if w.endswith(".yaml") else w for w in words[i + 1:]]
+    args = sweep_parser("sweep").parse_intermixed_args(argv)
+    configs = [Path(x) for x in args.items if "=" not in x]
+    cls, seed_key, per_network = _folder_rules(entry)
+    if cls is None:  # microcircuits: one ensemble per command, configs x seeds (run_bars.py sweep)
+        from common.cli import parse_seeds
+        return [[Network(c, {}) for c in configs for _ in parse_seeds(args.seeds)]]
+    jobs = parse_sweep(argv, cls, entry.parent, seed_key=seed_key).jobs
+    per_config = len(jobs) // len(configs)  # jobs come ordered config, variant, seed
+    groups = defaultdict(list)
+    for j, (cfg, _) in enumerate(jobs):
+        groups[ensemble_key(cfg, per_network)].append(Network(configs[j // per_config], config_to_dict(cfg)))
+    return list(groups.values())
+
+
+# ------------------------------------------------------------------ prices
+def _scaled(trace, ratio):
+    """A trace at another batch size: work and temporaries in proportion, kernels as they are."""
+    return dict(trace, flops=trace["flops"] * ratio, bytes=trace["bytes"] * ratio, pool=trace["pool"] * ratio)
+
+
+@dataclass
+class Schedule:
+    """One network's work: (steps, traced step) per kind of step (fc: training, evaluation, tau_m
+    adaptation; Fig. 2c-e: training, evaluation), CPU seconds alone, and how it runs."""
+    kinds: list
+    core_s: float
+    cpu_ensemble_factor: float   # CPU cost of a network in an ensemble relative to alone
+    graphs: bool                 # replayed as CUDA graphs on a GPU (LE); BP launches eagerly
+    data: str                    # the data set its process holds on the device
+
+
+def schedule(net, costs):
+    cfg = net.cfg
+    if "epoch_qty" in cfg:  # fc
+        trace = costs["fc"][net.config.stem]["trace"]
+        kinds = list(zip(fc_steps(cfg), (trace["train"], trace["eval"], trace.get("adapt", trace["eval"]))))
+        return Schedule(kinds, fc_core_s(net.config.stem, cfg, costs), fc_ensemble_factor(costs), True, "mnist")
+    c = costs["fig2cde"][cfg["task"]][model_2cde(cfg)]
+    ratio = cfg["batch_size"] / c["batch"]
+    kinds = list(zip(le_bp_steps(cfg), (_scaled(c["trace"][k], ratio) for k in ("train", "eval"))))
+    return Schedule(kinds, le_bp_core_s(cfg, costs), 1.0, model_2cde(cfg) == "le", cfg["task"])
+
+
+def price_ensemble(nets, costs):
+    """Price of one ensemble of K networks: each network alone, and all K stepped together (every
+    member steps while the longest schedule of each kind of step lasts)."""
+    if not nets[0].cfg:  # microcircuits: CPU engine only
+        steps = sum(bars_network_steps(int(re.search(r"tpres_(\d+)\.yaml", str(n.config)).group(1))) for n in nets)
+        return Price(steps * costs["mc"]["single"], steps * costs["mc"]["ensemble"])
+    K, price = len(nets), Price()
+    plans = [schedule(n, costs) for n in nets]
+    for p in plans:
+        price += Price(p.core_s, p.core_s * p.cpu_ensemble_factor,
+                       sum(steps * gpu_step_s(trace, 1, p.graphs) for steps, trace in p.kinds))
+    for k in range(len(plans[0].kinds)):
+        steps = max(p.kinds[k][0] for p in plans)
+        price.gpu_ens += steps * max(gpu_step_s(p.kinds[k][1], K, p.graphs) for p in plans)
+        price.gpu_mem = max([price.gpu_mem] + [gpu_bytes(p.kinds[k][1], K, p.data) for p in plans])
+    return price
+
+
 def describe(panel, costs=MEASURED):
-    """(commands, runs, price) of one panel's paper sweep."""
+    """(commands, networks, networks the job script declares or None, ensemble sizes, price) of a panel."""
     sweep = panel.sweep
     if sweep.kind == "single":
-        return [" ".join(sweep.argv)], 1, Price(sweep.core_s, sweep.core_s)
+        return [" ".join(sweep.argv)], 1, 1, [1], Price(sweep.core_s, sweep.core_s)
     if sweep.kind == "submit":
-        commands = [f"bash {s.relative_to(REPO)}   # one sbatch job: {len(paper_seeds())} seeds as an LE, then a "
-                    f"BP ensemble" for s in SUBMIT_SCRIPTS]
-        return commands, 2 * len(paper_seeds()) * len(SUBMIT_SCRIPTS), price_2cde(costs)
-    commands, runs = job_commands(sweep.script)
-    price_one = price_bars if panel.id == "fig3" else price_fc
-    total = Price()
+        commands, declared = [], 0
+        for script in SUBMIT_SCRIPTS:
+            c, d = submit_commands(script)
+            commands += c
+            declared = None if d is None or declared is None else declared + d
+    else:
+        commands, declared = job_commands(sweep.script)
+    price, sizes = Price(), []
     for command in commands:
-        total += price_one(command, costs)
-    return commands, runs, total
+        for nets in ensembles(command):
+            price += price_ensemble(nets, costs)
+            sizes.append(len(nets))
+    return commands, sum(sizes), declared, sizes, price
 
 
+# ------------------------------------------------------------------ the listing
 def _h(seconds, gpu=False):
     if gpu and seconds == 0:
         return "—"
     hours = seconds / 3600
     return f"{hours:,.0f}" if hours >= 100 else f"{hours:,.1f}" if hours >= 1 else f"{hours:.2f}"
+
+
+def _gb(b):
+    return f"{b / 1e9:.1f}" if b else "—"
 
 
 def list_paper(only=None, costs=None):
@@ -161,33 +234,43 @@ def list_paper(only=None, costs=None):
     for panel in PANELS:
         if only and panel.id not in only:
             continue
-        commands, runs, price = describe(panel, costs)
+        commands, runs, declared, sizes, price = describe(panel, costs)
         total_runs, total = total_runs + runs, total + price
         rows.append((panel.id, runs, price))
-        how = f"bash {panel.sweep.script}" if panel.sweep.kind == "jobs" else panel.sweep.kind
-        gpu = f"{_h(price.gpu)} GPU-hours projected" if price.gpu else "CPU only"
-        print(f"{panel.id}: {panel.sweep.title}: {runs} runs in {len(commands)} commands ({how}); "
+        how = {"jobs": f"bash {panel.sweep.script}", "submit": "the Fig. 2c-e submit scripts"}.get(panel.sweep.kind, "single")
+        check = "" if declared in (None, runs) else f" (the script's --dry-run says {declared}: MISMATCH)"
+        span = f"{min(sizes)}" if sizes and min(sizes) == max(sizes) else f"{min(sizes)}-{max(sizes)}"
+        ens = f", ensembles of {span}" if sizes and max(sizes) > 1 else ""
+        gpu = (f"{_h(price.gpu)} GPU-hours alone / {_h(price.gpu_ens)} in ensembles, peak {_gb(price.gpu_mem)} GB "
+               f"(projected)" if price.gpu else "CPU only")
+        print(f"{panel.id}: {panel.sweep.title}: {runs} runs{check} in {len(commands)} commands ({how}{ens}); "
               f"{_h(price.cpu)} CPU core-hours, {gpu}")
-        for cmd in commands[:3]:
+        for cmd in commands[:2]:
             print(f"    {cmd.replace(str(REPO) + '/', '')}")
-        if len(commands) > 3:
-            print(f"    ... {len(commands) - 3} more (bash {panel.sweep.script} --dry-run lists all)")
-    head = ("panel", "runs", "CPU core-h", "CPU core-h, ensembles", "GPU-h projected", "GPU-h projected, ensembles")
-    table = [head] + [(p, str(r), _h(x.cpu), _h(x.cpu_ens), _h(x.gpu, True), _h(x.gpu_ens, True)) for p, r, x in rows]
+        if len(commands) > 2:
+            more = (f"bash {panel.sweep.script} --dry-run" if panel.sweep.kind == "jobs"
+                    else "each submit script's --dry-run")
+            print(f"    ... {len(commands) - 2} more ({more} lists all)")
+    head = ("panel", "runs", "CPU core-h", "CPU core-h, ensembles", "GPU-h alone", "GPU-h, ensembles",
+            "GPU GB, peak")
+    table = [head] + [(p, str(r), _h(x.cpu), _h(x.cpu_ens), _h(x.gpu, True), _h(x.gpu_ens, True), _gb(x.gpu_mem))
+                      for p, r, x in rows]
     table.append(("total", str(total_runs), _h(total.cpu), _h(total.cpu_ens), _h(total.gpu, True),
-                  _h(total.gpu_ens, True)))
+                  _h(total.gpu_ens, True), _gb(total.gpu_mem)))
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     print("\n" + "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
                            for row in table))
-    source = "measured now (--measure)" if measured_now else "from step_costs.py (measured there, command and date)"
-    print(f"\nCPU: per-step costs on one core {source}; "
-          f"training and evaluation steps priced separately; Fig. 4a tau_m adaptation priced at its cap of "
-          f"tau_adapt_max_passes per layer (an upper bound). On 24 cores the CPU part takes about "
-          f"{total.cpu_ens / 3600 / 24:,.1f} hours with ensembles.\n"
-          f"GPU: PROJECTED, not measured: every LE and BP step at the DESIGN targets' per-step time on one H100 "
-          f"({gpu_s(1e3)[0]:.3f} ms alone, {gpu_s(1e3)[1]:.3f} ms per network in an ensemble of 16); Fig. 1, 2a, 3 "
-          f"and 5 run on CPUs (—). The fully connected runs use a GPU when one is visible (device: auto); under "
-          f"SLURM request it with SBATCH_GRES=gpu:1.\n"
+    m = costs.get("measured", {})
+    source = ("measured now (--measure)" if measured_now else
+              f"from scripts/step_costs.json ({m.get('command', '?')}, {m.get('date', '?')}, {m.get('machine', '?')}, "
+              f"load average {m.get('load_average', '?')})")
+    print(f"\nCPU: per-step costs of each model on one core {source}; training, evaluation and Fig. 4a "
+          f"tau_m-adaptation steps priced apart, the adaptation at its cap of tau_adapt_max_passes per layer "
+          f"(an upper bound). On 24 cores the CPU part takes about {total.cpu_ens / 3600 / 24:,.0f} hours "
+          f"with ensembles.\n"
+          f"GPU: PROJECTED, not measured (no GPU was at hand): {step_costs.gpu_assumptions()}. 'alone': one network per GPU; "
+          f"'ensembles': each sweep's ensembles, one after another on one GPU. Fig. 1, 2a, 3 and 5 run on "
+          f"CPUs (—).\n"
           f"Launch with --launcher local or --launcher slurm.")
     return 0
 

@@ -1,6 +1,6 @@
 """Reproduce the paper's figures: a reduced-size run of every experiment on CPU, then the figures.
 
-    python scripts/reproduce.py                         # quick profile, about 7 min on 2 idle cores
+    python scripts/reproduce.py                         # quick profile, <= 10 min on 2 idle cores
     python scripts/reproduce.py --only fig3,fig5        # a subset of panels
     python scripts/reproduce.py --dry-run               # list the steps, run nothing
     python scripts/reproduce.py --profile paper --dry-run          # the full paper sweeps, priced
@@ -11,8 +11,10 @@ The quick profile runs each step as a subprocess of a folder's entry script with
 overrides and `--out` under the runs root (default runs/reproduce/); a failing step is reported and
 the others go on. MNIST panels use MNIST: when it is not under the data root it is downloaded first
 (torchvision, md5 checked, progress bar; --no-download forbids it). Without it (offline or
---no-download) Fashion-MNIST stands in (announced), else the panels are skipped with the command
-that gets the data. The paper profile goes through the folders' job and submit scripts (plan_paper.py).
+--no-download) Fashion-MNIST stands in (announced, and marked in results.md and the figure titles),
+else the panels are skipped, with the reason and the command that gets the data in results.md. A step
+whose run diverged is reported DIVERGED, never done. The paper profile goes through the folders' job
+and submit scripts (plan_paper.py).
 """
 import argparse
 import os
@@ -22,10 +24,13 @@ import time
 from pathlib import Path
 
 from make_figures import format_table, make_figures
+from panels import PANELS
 from plan_paper import launch_paper, list_paper
 from plan_quick import MNIST_PANELS, PANEL_IDS, detect_data, quick_steps
 from step_costs import measure
 from step_runner import fmt_s, run_steps, show
+
+from common.runs import find_runs, status_note
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,6 +70,38 @@ def ensure_mnist(data, args):
         print(f"MNIST download failed: {err}")
 
 
+def step_runs(step):
+    """The run folders a quick step writes: its --out folder, or <--root>/<config stem>/seed* of a sweep."""
+    argv = [str(a) for a in step.argv]
+    if "--out" in argv:
+        return find_runs([argv[argv.index("--out") + 1]])[0]
+    if "--root" in argv:
+        stems = {Path(a).stem for a in argv if a.endswith((".yaml", ".yml"))}
+        root = Path(argv[argv.index("--root") + 1])
+        return [r for r in find_runs([root])[0] if r.path.parent.name in stems]
+    return []
+
+
+def step_outcome(step):
+    """(word, note) of a step that exited 0: 'done ' when all its runs completed, else 'DIVERGED' (or
+    'UNFINISHED') and the runs' statuses, e.g. '1 diverged (seed 69, epoch 2)'."""
+    runs = step_runs(step)
+    note = status_note(runs)
+    if not note:
+        return "done ", ""
+    return ("DIVERGED" if any(r.status == "diverged" for r in runs) else "UNFINISHED"), note
+
+
+def not_run(skipped):
+    """{panel id: [why, ...]} from quick_steps' skipped [(label, why)]; a label is a panel id or the
+    label of one of a panel's data needs (e.g. "fig2c (HIGGS)")."""
+    out = {}
+    for label, why in skipped:
+        panel = next(p for p in PANELS if label == p.id or label in [lab for lab, _ in p.needs])
+        out.setdefault(panel.id, []).append(f"{label}: {why}" if label != panel.id else why)
+    return out
+
+
 def run_quick(args):
     data = detect_data(args.data_root)
     ensure_mnist(data, args)
@@ -86,14 +123,14 @@ def run_quick(args):
           f"logs in {log_dir}", flush=True)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        failed, seconds = run_steps(steps, args.jobs, log_dir)
+        failed, seconds = run_steps(steps, args.jobs, log_dir, outcome=step_outcome)
     except KeyboardInterrupt:
         print("\ninterrupted: rerun the same command to continue (completed runs are skipped, interrupted "
               "runs resume from their checkpoints)")
         return 130
     t_fig = time.monotonic()
     print("assembling figures ...", flush=True)
-    table, figures, notes = make_figures([args.runs], args.figures)
+    table, figures, notes = make_figures([args.runs], args.figures, not_run=not_run(skipped))
     print("\nResults (mean ± std over seeds; reduced-size runs, not the paper's schedule):")
     print(format_table(table) if table else "no results")
     print("\nFigures:")
@@ -110,6 +147,11 @@ def run_quick(args):
         print(banner)
     for panel, why in skipped:
         print(f"skipped {panel}: {why}")
+    failed_steps = {id(step) for step, _ in failed}
+    for step in steps:
+        word, note = step_outcome(step) if id(step) not in failed_steps else ("", "")
+        if note:
+            print(f"{word} {step.panel} {step.title}: {note}; not drawn, see {args.figures / 'results.md'}")
     for step, note in failed:
         print(f"FAILED {step.panel} {step.title}: {note}")
     print(f"total time {fmt_s(seconds + time.monotonic() - t_fig)}")

@@ -89,8 +89,9 @@ class _Running:
         self.out.close()
 
 
-def run_steps(steps, jobs, log_dir, every=30.0):
-    """Run all steps, at most `jobs` at once; returns [(step, note)] of the failed ones.
+def run_steps(steps, jobs, log_dir, every=30.0, outcome=lambda step: ("done ", "")):
+    """Run all steps, at most `jobs` at once; returns [(step, note)] of the failed ones. `outcome(step)`
+    gives the word and note of a step that exited 0 (a diverged run exits 0 and is not "done").
     KeyboardInterrupt stops the running steps (they checkpoint) and propagates."""
     progress = Progress(steps, jobs)
     pending = list(enumerate(steps, 1))
@@ -110,8 +111,9 @@ def run_steps(steps, jobs, log_dir, every=30.0):
                 progress.finished(r.step, r.seconds())
                 code = r.proc.returncode
                 if code == 0:
-                    progress.line(f"done  ({r.index}/{len(steps)}) {r.step.title} in {fmt_s(r.seconds())}",
-                                  [(x.step, x.seconds()) for x in running])
+                    word, note = outcome(r.step)
+                    progress.line(f"{word} ({r.index}/{len(steps)}) {r.step.title} in {fmt_s(r.seconds())}"
+                                  + (f": {note}" if note else ""), [(x.step, x.seconds()) for x in running])
                     continue
                 failed.append((r.step, f"exit code {code}, log {r.log}"))
                 progress.line(f"FAILED ({r.index}/{len(steps)}) {r.step.title}: exit code {code} after "

@@ -95,6 +95,27 @@ def metrics_without_time(run_dir):
         return [{k: v for k, v in row.items() if k != "wall_time"} for row in csv.DictReader(f)]
 
 
+def test_job_script_steps_in_a_gpu_allocation(tmp_path):
+    """Inside a real allocation the fc job scripts launch each ensemble as an srun step; where the
+    allocation holds GPUs (SLURM_JOB_GPUS / SLURM_GPUS_ON_NODE, set here on top of the test
+    cluster's CPU allocation) each step binds one GPU and its runs get device=cuda."""
+    if shutil.which("salloc") is None:
+        pytest.skip("no SLURM client (salloc) on this machine")
+    script = F2B / "2b_jobs.sh"
+    runs = {}
+    for label, gpu_env in (("cpu", ""), ("gpu", "SLURM_JOB_GPUS=0 SLURM_GPUS_ON_NODE=1 ")):
+        out = subprocess.run(["salloc", "-n", "1", "bash", "-c", f"{gpu_env}bash {script} --dry-run"],
+                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        runs[label] = [line for line in out.stdout.splitlines() if " sweep " in line]
+    assert len(runs["gpu"]) == len(runs["cpu"]) == 3
+    assert all(line.startswith("srun --ntasks=1 --exclusive --gres=gpu:1 ") and " device=cuda " in line
+               for line in runs["gpu"])
+    assert all(line.startswith("srun --ntasks=1 --exclusive ") and "gres" not in line and "device=" not in line
+               for line in runs["cpu"])
+    assert list(tmp_path.iterdir()) == []  # a dry run writes nothing
+
+
 def test_bars_sweep_job_script(tmp_path):
     """bars_jobs.sh inside an allocation: one srun step per presentation time, 2 seeds x {LE, orig}."""
     root = tmp_path / "bars"
@@ -169,7 +190,7 @@ def test_fig2b_array_preempted_task_resumes(tmp_path):
     for run in runs:
         if run.parts[0] == "2b_le":
             assert_complete(ref / run)
-        # 2b_big_tau may diverge (spec: tau = 200 with tau_m = 20); the resumed run must end the same way
+        # 2b_big_tau may diverge (docs/model/fig2b_fig4ac_mnist.md Q2: tau = 200 with tau_m = 20); the resumed run must end the same way
         status = [json.loads((d / run / "summary.json").read_text())["status"] for d in (ref, pre)]
         assert status[0] in ("completed", "diverged") and status[1] == status[0], (run, status)
         assert metrics_without_time(pre / run) == metrics_without_time(ref / run)

@@ -1,7 +1,7 @@
 """Backprop MLP equivalent to an LE config: same architecture, init, batches; SGD on 1/2 ||y - r||^2.
 
 Per-batch learning rate of layer l: learning_rate * lr_multiplier * f_l * beta (= 16 f_l beta), the
-total update LE applies over one presentation when e_L -> beta (y - r) (spec §1.6, T3).
+total update LE applies over one presentation when e_L -> beta (y - r) (model §1.6, T3).
 
 With --substeps K each batch gets K SGD steps of rate 16 f_l beta / K, each with a fresh error: the
 discrete counterpart of LE's n_updates small updates per presentation (K = n_updates).
@@ -51,6 +51,12 @@ class MLP:
             delta = below
 
 
+def on_device(tensors, device, dtype):
+    """Checkpoint tensors, which load on the CPU (common/checkpoint.py), on the run's device: a run
+    resumes on a GPU from a checkpoint written on the CPU and the other way round."""
+    return [t.to(device, dtype) for t in tensors]
+
+
 def evaluate(mlp, split, cfg):
     """(loss, error %, accuracy %, n scored) as the LE runs score them."""
     sq, correct, n = 0.0, 0, 0
@@ -81,13 +87,14 @@ def main(argv=None):
         lam_m = cfg.learning_rate * cfg.lr_multiplier
         mlp = MLP([w[0] for w in net.W], [v[0, 0] for v in net.b],
                   [lam_m * f * cfg.beta / args.substeps for f in cfg.lr_factors])
-        run.update_summary(substeps=args.substeps)
+        run.update_summary(substeps=args.substeps, dataset=cfg.dataset)
         order_gen = torch.Generator()
         order_gen.manual_seed(cfg.seed if cfg.reseed_after_init is None else cfg.reseed_after_init)
         start = 0
         if run.resumed_state is not None:
             s = run.resumed_state
-            mlp.W, mlp.b, start = s["W"], s["b"], s["epoch"] + 1
+            mlp.W, mlp.b = on_device(s["W"], device, dtype), on_device(s["b"], device, dtype)
+            start = s["epoch"] + 1
             order_gen.set_state(s["order_gen"])
         for epoch in range(start, cfg.epoch_qty):
             if epoch > 0:
@@ -111,9 +118,8 @@ def main(argv=None):
                 final = {"test_error": t_error, "test_accuracy": t_accuracy, "test_loss": t_loss,
                          "val_error": error, "val_accuracy": accuracy, "val_loss": loss,
                          "n_scored": t_n, "val_n_scored": n, "result": t_accuracy / 100.0}
-            run.save_checkpoint({"epoch": epoch, "W": mlp.W, "b": mlp.b, "order_gen": order_gen.get_state()})
-            if final is not None:
-                run.complete(final)
+            run.save_checkpoint({"epoch": epoch, "W": mlp.W, "b": mlp.b, "order_gen": order_gen.get_state()},
+                                final=final)  # final: the rerun completes a run killed right after
     return run.exit_code
 
 

@@ -1,4 +1,4 @@
-"""Data of the MNIST experiments: split, pixel scaling, one-hot targets, batches (spec §2)."""
+"""Data of the MNIST experiments: split, pixel scaling, one-hot targets, batches (model §2)."""
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +17,7 @@ class Split:
 
 
 def to_rates(images):
-    """uint8 N x 28 x 28 -> N x 784, divided by 256 (spec Q19)."""
+    """uint8 N x 28 x 28 -> N x 784, divided by 256 (model Q19)."""
     return images.reshape(len(images), -1).to(torch.float32) / 256.0
 
 
@@ -64,7 +64,7 @@ def load_splits(cfg, device="cpu", dtype=torch.float32):
 
 def batch_order(n, batch_size, shuffle, gen, drop_last=True):
     """Index tensors of the batches of one pass; a permutation only if shuffle. With drop_last a partial
-    last batch is left out (the authors' DataLoaders, spec Q5)."""
-    order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)  # spec Q5: authors fixed order
+    last batch is left out (the authors' DataLoaders, model Q5)."""
+    order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)  # model Q5: authors fixed order
     n_batches = n // batch_size if drop_last else -(-n // batch_size)
     return [order[i * batch_size:(i + 1) * batch_size] for i in range(n_batches)]

@@ -8,7 +8,6 @@ import math
 
 import torch
 
-from common.config import config_to_dict
 from common.device import resolve_device
 from common.divergence import check_finite
 from common.errors import Diverged
@@ -20,26 +19,23 @@ from fig2b_fig4ac_mnist.src.network import LENetwork
 from fig2b_fig4ac_mnist.src.schedule import adapt_tau, evaluate, train_pass
 
 # config keys each network of an ensemble may set for itself; every other key is shared
+# (common.sweep.ensemble_key)
 PER_NETWORK = ("seed", "reseed_after_init", "init_std", "tau", "tau_m", "tau_width", "tau_clip", "beta",
                "noise_width", "prosp_rate_errors", "feedback_alignment", "learning_rate", "lr_multiplier",
                "lr_factors", "lr_factors_tau", "adapt_tau", "tau_s", "forward_filter", "backward_filter",
                "target_lpf")
 
 
-def ensemble_key(cfg):
-    """Runs with equal keys can be stepped together."""
-    return repr(sorted((k, v) for k, v in config_to_dict(cfg).items() if k not in PER_NETWORK))
-
-
 def train_ensemble(jobs, restart=False):
-    """jobs: [(cfg, run folder)] with equal ensemble_key. Returns the exit code."""
+    """jobs: [(cfg, run folder)] with equal ensemble_key(cfg, PER_NETWORK); restart: see RunGroup.
+    Returns the exit code."""
     cfg0 = jobs[0][0]
     device, dtype = resolve_device(cfg0.device), DTYPES[cfg0.dtype]
     # float32 matrix products stay float32 on a GPU unless the config allows TF32
     torch.backends.cuda.matmul.allow_tf32 = cfg0.tf32
     torch.set_float32_matmul_precision("high" if cfg0.tf32 else "highest")
     splits = load_splits(cfg0, device, dtype)  # before any run folder: bad data leaves none behind
-    with RunGroup(jobs, restart) as group:
+    with RunGroup(jobs, restart, sigint_stops=True) as group:  # Ctrl-C: stop at the next step
         for members in group.by_checkpoint():  # after a crash between checkpoints epochs differ
             _train(group, members, splits, device, dtype)
     return group.exit_code
@@ -53,8 +49,10 @@ def _train(group, members, splits, device, dtype):
     start = 0 if state is None else state["epoch"] + 1
     cfgs = [c for _, c in members]
     cfg0, K = cfgs[0], len(cfgs)
+    for run, cfg in members:  # the data set actually used, for every table and figure title
+        run.update_summary(dataset=cfg.dataset)
     stream_seeds = [c.seed if c.reseed_after_init is None else c.reseed_after_init for c in cfgs]
-    net = LENetwork(cfgs, device=device, dtype=dtype, noise_seeds=stream_seeds)  # spec Q7: shared stream of 7
+    net = LENetwork(cfgs, device=device, dtype=dtype, noise_seeds=stream_seeds)  # model Q7: shared stream of 7
     order_gens = [torch.Generator().manual_seed(s) for s in stream_seeds]
     alive = [True] * K
 
@@ -87,7 +85,7 @@ def _train(group, members, splits, device, dtype):
           f"images, device {device}")
     last = cfg0.epoch_qty - 1
     for epoch in range(start, cfg0.epoch_qty):
-        if epoch > 0:  # epoch 0 is evaluation only (spec Q9)
+        if epoch > 0:  # epoch 0 is evaluation only (model Q9)
             for k, reason in train_pass(net, train, cfg0, order_gens, alive, hook, presenter).items():
                 diverge(k, epoch, reason)
         val_scores = evaluate(net, val, cfg0, hook=hook, presenter=presenter)
@@ -118,9 +116,9 @@ def _train(group, members, splits, device, dtype):
                          "val_error": error, "val_accuracy": accuracy, "val_loss": loss,
                          "n_scored": t.n_scored, "val_n_scored": val_scores.n_scored,
                          "result": t.accuracy[k] / 100.0}
+            # the last checkpoint carries the final metrics: a process that dies before the run is
+            # marked completed is completed by the rerun
             run.save_checkpoint({"epoch": epoch, "net": net.member_state(k),
-                                 "order_gen": order_gens[k].get_state()})
-            if final is not None:
-                run.complete(final)
+                                 "order_gen": order_gens[k].get_state()}, final=final)
         if not any(alive):
             return

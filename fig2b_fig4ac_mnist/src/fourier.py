@@ -1,4 +1,4 @@
-"""Fig. 2a: a 50-30-1 LE network learns a sawtooth from sinusoids (spec le_continuous_fc.md §6).
+"""Fig. 2a: a 50-30-1 LE network learns a sawtooth from sinusoids (model §6).
 
 Batch 1, so plain numpy (torch's per-op overhead would dominate 120k tiny steps).
 Time in ms; frequencies in Hz.
@@ -21,12 +21,12 @@ class FourierParams:
     n_freq: int = 50
     f_step: float = 10.0         # Hz, inputs at f_step * (1 .. n_freq)
     f_target: float = 20.0       # Hz sawtooth
-    authors_sign: bool = False   # True: membrane nudged away from the target (spec F2)
+    authors_sign: bool = False   # True: membrane nudged away from the target (model F2)
     seed: int = 1234
 
 
 def n_steps(p):
-    """600 // 0.005 in floating point is 119,999 (spec F1)."""
+    """600 // 0.005 in floating point is 119,999 (model F1)."""
     return int(p.t_max // p.dt)
 
 
@@ -61,7 +61,7 @@ class FourierNet:
     def step(self, x, y, beta, learn=True):
         """One Euler step; returns (output u_hat_1 of the previous step, new u_1). x: n_freq, y: scalar."""
         p, W, b = self.p, self.W, self.b
-        out_prev = self.u_hat[1].copy()  # recorded output lags one step (spec F3)
+        out_prev = self.u_hat[1].copy()  # recorded output lags one step (model F3)
         # hidden layer: error from the previous step's output layer
         e0 = self.E1  # n_hidden, descent direction
         I0 = x @ W[0] + b[0]  # n_hidden

@@ -1,4 +1,4 @@
-"""Fig. 2a: Fourier synthesis of a 20 Hz sawtooth with and without prospective rates (spec §6).
+"""Fig. 2a: Fourier synthesis of a 20 Hz sawtooth with and without prospective rates (model §6).
 
 python fig2b_fig4ac_mnist/src/fourier_synthesis.py [--steps N] [--out DIR] [--authors-sign] [--restart]
 Writes a run folder: le.npy and no_prospective.npy (steps x 4: t [s], target, output, u_1),
@@ -17,7 +17,7 @@ import yaml
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from common.cli import entry_point  # noqa: E402
+from common.cli import UsageParser, entry_point  # noqa: E402
 from common.errors import UsageError  # noqa: E402
 from common.runfolder import RunFolder  # noqa: E402
 from fig2b_fig4ac_mnist.src.fourier import FourierParams, n_steps, run  # noqa: E402
@@ -54,10 +54,10 @@ def error_after_learning(hist, p):
 
 @entry_point
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = UsageParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=None, help="shorter run (default: the full 119,999)")
     ap.add_argument("--out", type=Path, default=RUNS / "fourier")
-    ap.add_argument("--authors-sign", action="store_true", help="nudge away from the target (spec F2)")
+    ap.add_argument("--authors-sign", action="store_true", help="nudge away from the target (model F2)")
     ap.add_argument("--restart", action="store_true")
     a = ap.parse_args(argv)
     p = FourierParams(authors_sign=a.authors_sign)

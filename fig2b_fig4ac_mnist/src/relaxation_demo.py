@@ -14,9 +14,10 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from common.cli import entry_point  # noqa: E402
+from common.cli import UsageParser, entry_point  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.errors import UsageError  # noqa: E402
+from common.runfolder import check_place  # noqa: E402
 from fig2b_fig4ac_mnist.src.config import Config  # noqa: E402
 from fig2b_fig4ac_mnist.src.paths import CONFIGS, RUNS  # noqa: E402
 from fig2b_fig4ac_mnist.src.relaxation import chain_config, input_signal, simulate, smooth_lag, step_lag  # noqa: E402
@@ -44,7 +45,7 @@ def plot(run_dir, out_path):
 
 @entry_point
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = UsageParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--dt", type=float, default=0.1)
     ap.add_argument("--tau", type=float, default=10.0, help="tau_m of both chains, tau of the LE chain")
@@ -56,6 +57,7 @@ def main(argv=None):
     per_tau = int(round(a.tau / a.dt))  # steps per tau_m
     n_smooth, n_each = 20 * per_tau, 10 * per_tau
     x = input_signal(n_smooth, n_each, [0.2, 0.8, 0.4, 0.6], period_steps=10 * per_tau)
+    check_place(a.out)  # not the repository root, nor a folder of someone else's files
     a.out.mkdir(parents=True, exist_ok=True)
     traces, summary = {"t": np.arange(1, len(x) + 1) * a.dt / a.tau, "x": x}, {"layers": a.layers, "dt": a.dt,
                                                                              "tau_m": a.tau}

@@ -1,4 +1,4 @@
-"""Passes over the data for an ensemble of K networks: training, evaluation, tau_m adaptation (spec §1.7, §3).
+"""Passes over the data for an ensemble of K networks: training, evaluation, tau_m adaptation (model §1.7, §3).
 
 `net` is a LENetwork (K networks). `hook(n_steps)` runs at every batch boundary (stop checks, step
 counts). A network listed in `alive` as False (diverged) is skipped in the records; it computes zeros.
@@ -12,7 +12,7 @@ from fig2b_fig4ac_mnist.src.data import batch_order
 
 @dataclass
 class Scores:
-    """Per-network evaluation: loss = per-sample sum of squares (spec Q18), error/accuracy in %."""
+    """Per-network evaluation: loss = per-sample sum of squares (model Q18), error/accuracy in %."""
     loss: list[float]
     error: list[float]
     accuracy: list[float]
@@ -26,7 +26,9 @@ def train_pass(net, split, cfg, order_gens, alive, hook=lambda n_steps: None, pr
     orders = [batch_order(len(split.x), cfg.batch_size, cfg.shuffle, g) for g in order_gens]
     diverged = {}
     for i in range(len(orders[0])):
-        idx = torch.stack([o[i] for o in orders])  # K x B, one order per network (spec Q5: all equal)
+        idx = torch.stack([o[i] for o in orders])  # K x B, one order per network (model Q5: all equal)
+        if all(torch.equal(o[i], orders[0][i]) for o in orders[1:]):  # one batch for all: B x n
+            idx = idx[0]
         out = present(split.x[idx], split.y[idx], cfg.n_updates, train=True)  # K x B x classes
         finite = torch.isfinite(out).flatten(1).all(1).tolist()  # K
         for k, ok in enumerate(finite):
@@ -60,7 +62,7 @@ def evaluate(net, split, cfg, n_updates=None, hook=lambda n_steps: None, present
 
 
 def adapt_tau(net, split, cfgs, hook=lambda n_steps: None):
-    """Learn tau_m on the validation images before training, layer by layer (spec §1.7, Q14).
+    """Learn tau_m on the validation images before training, layer by layer (model §1.7, Q14).
 
     Every network with adapt_tau follows its own schedule of validation passes; a network whose schedule
     has ended (or that does not adapt) is put back to its state at that moment when all have ended, so

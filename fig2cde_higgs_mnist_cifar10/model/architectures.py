@@ -1,4 +1,4 @@
-"""The three architectures of spec §2.1 as LE stage lists, BP modules and equivalent ANNs."""
+"""The three architectures of model §2.1 as LE stage lists, BP modules and equivalent ANNs."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -16,7 +16,7 @@ N_OUT = {"higgs": 1, "mnist": 10, "cifar10": 10}
 
 def le_stages(task: str, init_std: float = 0.05, conv_bias_lr: str = "mean", device="cpu",
               dtype=torch.float32) -> list:
-    """LE stages, constructed (and therefore drawn, weights then biases) bottom-up (spec §1.1)."""
+    """LE stages, constructed (and therefore drawn, weights then biases) bottom-up (model §1.1)."""
     kw = dict(init_std=init_std, device=device, dtype=dtype)
     if task == "higgs":  # 28-300-300-300-1
         return [Linear(28, 300, **kw), Linear(300, 300, **kw), Linear(300, 300, **kw),
@@ -57,7 +57,7 @@ class _LeNet(nn.Module):
 
 
 def build_bp(task: str) -> nn.Module:
-    """BP baselines of spec §2.1 (torch default init): HIGGS tanh MLP with a logit output (sigmoid
+    """BP baselines of model §2.1 (torch default init): HIGGS tanh MLP with a logit output (sigmoid
     lives in the BCE-with-logits loss), LeNet-5 with ReLU and logits for MNIST / CIFAR-10."""
     if task == "higgs":
         return nn.Sequential(nn.Linear(28, 300), nn.Tanh(), nn.Linear(300, 300), nn.Tanh(),
@@ -69,7 +69,7 @@ def build_bp(task: str) -> nn.Module:
 
 
 class Clip01(nn.Module):
-    """clip(x, 0, 1) with the LE derivative 1[0 <= x <= 1] (both ends inclusive, spec §1.1); torch's
+    """clip(x, 0, 1) with the LE derivative 1[0 <= x <= 1] (both ends inclusive, model §1.1); torch's
     clamp backward excludes the ends."""
 
     def forward(self, x):
@@ -77,7 +77,7 @@ class Clip01(nn.Module):
 
 
 def equivalent_ann(net: LESequential) -> nn.Module:
-    """Plain torch network with the LE weights: clip(0,1) hidden, identity output (spec §1.6).
+    """Plain torch network with the LE weights: clip(0,1) hidden, identity output (model §1.6).
     Its loss for the gradient comparison is 1/2 sum_k (y_k - a_k)^2, averaged over the batch."""
     return _ann_of_stages(net.stages)[0]
 
@@ -89,7 +89,7 @@ def matched_bp(task: str, *, step_coefficient: float, beta: float, lr_factors: S
     init draw as `build_le`) and SGD parameter groups at LE's per-step rate times beta,
     step_coefficient f_k beta with step_coefficient = eta dt (conv biases x 1/T^2 under
     conv_bias_lr mean, Q1). One SGD step on 1/2 sum_k (y_k - a_k)^2 (batch mean) then changes the
-    weights as one LE step does in the small-beta limit, where e_K -> beta (y - a) (spec §6 item 8)."""
+    weights as one LE step does in the small-beta limit, where e_K -> beta (y - a) (model §6 item 8)."""
     stages = le_stages(task, init_std, conv_bias_lr, device, dtype)
     ann, pairs = _ann_of_stages(stages)
     groups = []

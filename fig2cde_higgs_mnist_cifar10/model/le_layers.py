@@ -1,4 +1,4 @@
-"""Discrete-time Latent Equilibrium stages (spec §1.1-1.4): Linear, Projection, Conv2d, MaxPool2d.
+"""Discrete-time Latent Equilibrium stages (model §1.1-1.4): Linear, Projection, Conv2d, MaxPool2d.
 
 Each stage holds its own state (u, u_hat, eps, r, r') and is driven by `LESequential`:
 `forward(r_in, rp_in)` computes this step's rates from the input it reads and, from the OLD error eps,
@@ -39,7 +39,7 @@ def _resize_rows(t: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 class _Stage:
-    """Common bookkeeping: per-stage state tensors that start at zero and carry over (spec Q9)."""
+    """Common bookkeeping: per-stage state tensors that start at zero and carry over (model Q9)."""
 
     state_names: tuple[str, ...] = ()
     has_weights = False
@@ -72,7 +72,7 @@ class _Stage:
 
 
 class _WeightStage(_Stage):
-    """A stage with weights W, bias b and LE neurons (spec §1.2-1.3)."""
+    """A stage with weights W, bias b and LE neurons (model §1.2-1.3)."""
 
     state_names = ("u", "u_hat", "eps", "r", "rp")
     has_weights = True
@@ -92,13 +92,24 @@ class _WeightStage(_Stage):
         self.frozen = False  # True: compute and keep (dW, db) but do not apply them
         self.dW: torch.Tensor | None = None
         self.db: torch.Tensor | None = None
+        self.held: torch.Tensor | None = None  # the basal input a, held while it cannot change (hold)
+        self._u_hat_held: torch.Tensor | None = None  # u_hat = held + eps, written here, never into held
+
+    def hold(self, r_in: torch.Tensor | None) -> None:
+        """Compute a = W * r_in + b once and use it in every step until hold(None). For the first stage
+        in evaluation: its input and weights are constant over a presentation, so every step would
+        compute exactly these numbers."""
+        self.held = None if r_in is None else self.basal(r_in)
+
+    def _basal_input(self, r_in: torch.Tensor) -> torch.Tensor:
+        return self.basal(r_in) if self.held is None else self.held
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         super().load_state_dict(state)
         self.eps_zero = False  # unknown: compute as if nonzero (exact either way)
 
     def _neurons(self, a: torch.Tensor) -> None:
-        """Prospective voltage and membrane update from the basal input a (spec §1.2 steps 2-3).
+        """Prospective voltage and membrane update from the basal input a (model §1.2 steps 2-3).
 
         u_hat = u + tau du/dt with du/dt = (a - u + eps) / tau is exactly a + eps: u cancels (Q2).
         exact: u_hat is formed as a + eps, u takes its Euler step u += dt (u_hat - u) / tau, and the
@@ -113,8 +124,13 @@ class _WeightStage(_Stage):
             self.eps = u_hat - a  # read by forward's delta; replaced in backward
             self.eps_zero = False  # rounding: not exactly zero even when eps was
         else:
-            u_hat = a if self.eps_zero else a.add_(self.eps)  # [B, *out_shape], in a's memory
-            self.u.lerp_(u_hat, self.dt / self.tau)  # u never feeds back into r (spec Q2)
+            if a is self.held and not self.eps_zero:  # the held input stays as it is; nothing writes into u_hat
+                if self._u_hat_held is None or self._u_hat_held.shape != a.shape:
+                    self._u_hat_held = torch.empty_like(a)
+                u_hat = torch.add(a, self.eps, out=self._u_hat_held)
+            else:
+                u_hat = a if self.eps_zero else a.add_(self.eps)  # [B, *out_shape], in a's memory
+            self.u.lerp_(u_hat, self.dt / self.tau)  # u never feeds back into r (model Q2)
         self.u_hat = u_hat
         self.phi(u_hat, self.r, self.rp)
 
@@ -135,7 +151,7 @@ class _WeightStage(_Stage):
                 self.apply_update(g, r_in)
         return self.delta
 
-    # subclasses: forward(r_in, rp_in), update_direction(g, r_in), apply_update(g, r_in),
+    # subclasses: basal(r_in), forward(r_in, rp_in), update_direction(g, r_in), apply_update(g, r_in),
     #             ann(x) (plain forward pass of the equivalent ANN layer), parameters()
 
     def parameters(self) -> dict[str, torch.Tensor]:
@@ -143,12 +159,12 @@ class _WeightStage(_Stage):
 
 
 def _normal(shape, std: float, device, dtype) -> torch.Tensor:
-    """N(0, std^2), drawn on CPU from the global torch generator (spec §1.1), then moved."""
+    """N(0, std^2), drawn on CPU from the global torch generator (model §1.1), then moved."""
     return (torch.randn(shape) * std).to(device=device, dtype=dtype)
 
 
 class Linear(_WeightStage):
-    """Dense layer, a = r_in W + b with W of shape [n_in, n_out] (spec §1.1)."""
+    """Dense layer, a = r_in W + b with W of shape [n_in, n_out] (model §1.1)."""
 
     def __init__(self, n_in: int, n_out: int, phi: str = "hard_sigmoid", init_std: float = 0.05,
                  device="cpu", dtype=torch.float32):
@@ -160,9 +176,11 @@ class Linear(_WeightStage):
     def _flat(self, r_in: torch.Tensor) -> torch.Tensor:
         return r_in
 
+    def basal(self, r_in: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.b, self._flat(r_in), self.W)  # a: [B, n_out]
+
     def forward(self, r_in: torch.Tensor, rp_in: torch.Tensor | None) -> None:
-        x = self._flat(r_in)  # [B, n_in]
-        self._neurons(torch.addmm(self.b, x, self.W))  # a: [B, n_out]
+        self._neurons(self._basal_input(r_in))  # a: [B, n_out]
         if rp_in is None or self.eps_zero:  # network input (r'_in = 0) or eps = 0: delta = 0
             self.delta = None
         else:
@@ -183,7 +201,7 @@ class Linear(_WeightStage):
 
 
 class Projection(Linear):
-    """Flatten C x H x W, then dense (spec §1.1); the error is reshaped back to (B, C, H, W)."""
+    """Flatten C x H x W, then dense (model §1.1); the error is reshaped back to (B, C, H, W)."""
 
     def __init__(self, in_shape: tuple[int, int, int], n_out: int, phi: str = "hard_sigmoid",
                  init_std: float = 0.05, device="cpu", dtype=torch.float32):
@@ -195,9 +213,9 @@ class Projection(Linear):
 
 
 class Conv2d(_WeightStage):
-    """Valid cross-correlation with stride 1; kernel [F, C, k, k] (spec §1.1-1.3).
+    """Valid cross-correlation with stride 1; kernel [F, C, k, k] (model §1.1-1.3).
 
-    bias_lr: "mean" divides the bias update by the T^2 output positions like the authors (spec Q1),
+    bias_lr: "mean" divides the bias update by the T^2 output positions like the authors (model Q1),
     "sum" uses the BP-consistent sum over positions.
     """
 
@@ -213,10 +231,13 @@ class Conv2d(_WeightStage):
         self.b = _normal((n_filters,), init_std, device, dtype)  # [F]
         self.bias_lr = bias_lr
         n_pos = self.out_shape[1] * self.out_shape[2]  # T^2
-        self.bias_scale = 1.0 / n_pos if bias_lr == "mean" else 1.0  # spec Q1
+        self.bias_scale = 1.0 / n_pos if bias_lr == "mean" else 1.0  # model Q1
+
+    def basal(self, r_in: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(r_in, self.W, self.b)  # a: [B, F, T, T]
 
     def forward(self, r_in: torch.Tensor, rp_in: torch.Tensor | None) -> None:
-        self._neurons(F.conv2d(r_in, self.W, self.b))  # a: [B, F, T, T]
+        self._neurons(self._basal_input(r_in))  # a: [B, F, T, T]
         if rp_in is None or self.eps_zero:  # network input (r'_in = 0) or eps = 0: delta = 0
             self.delta = None
         else:  # transposed convolution = autograd's input gradient of conv2d
@@ -245,7 +266,13 @@ class Conv2d(_WeightStage):
 
 class MaxPool2d(_Stage):
     """Non-overlapping max pooling (stride = k). r' is gathered at the argmax of r_in; the error is
-    routed to the argmax positions in the same step (spec §1.4)."""
+    routed to the argmax positions in the same step (model §1.4).
+
+    Every step writes into buffers that persist across steps (a fresh input-sized map per step costs
+    a page-faulting allocation on the CPU): r, r' and the argmax indices in place, the routed error
+    into one of two input-sized maps used in turn, because the stage below keeps the previous step's
+    error as its eps until it has read it. The buffers of each batch size are kept (a CUDA graph
+    captured with them goes on reading them after a batch of another size)."""
 
     state_names = ("r", "rp")
 
@@ -255,24 +282,32 @@ class MaxPool2d(_Stage):
         super().__init__((c, h // kernel_size, w // kernel_size), device, dtype)
         self.in_shape = tuple(in_shape)
         self.k = kernel_size
-        self.idx: torch.Tensor | None = None
+        self.idx: torch.Tensor | None = None  # [B, C, H/k * W/k] flat argmax index into H*W
+        self._routed: list[torch.Tensor] = []  # two [B, C, H*W] error maps, used in turn
+        self._buffers: dict[int, tuple] = {}  # batch size -> (idx, routed)
         self.lr = 0.0
 
     def forward(self, r_in: torch.Tensor, rp_in: torch.Tensor | None) -> None:
-        r, idx = F.max_pool2d(r_in, self.k, return_indices=True)  # [B, C, H/k, W/k]; first max wins ties
-        B, C = r.shape[:2]
-        self.r = r
-        self.idx = idx.view(B, C, -1)  # flat index into H*W of each channel
+        B, C = r_in.shape[:2]
+        if B not in self._buffers:
+            idx = torch.empty((B, C, self.out_shape[1] * self.out_shape[2]), device=r_in.device, dtype=torch.int64)
+            self._buffers[B] = (idx, [r_in.new_empty((B, C, self.in_shape[1] * self.in_shape[2])) for _ in range(2)])
+        self.idx, self._routed = self._buffers[B]
+        self.ensure_batch(B)  # r, r' of this batch size
+        k = [self.k, self.k]
+        torch.ops.aten.max_pool2d_with_indices.out(r_in, k, k, [0, 0], [1, 1], False, out=self.r,
+                                                   indices=self.idx.view_as(self.r))  # first max wins ties
         if rp_in is None:
-            self.rp = torch.zeros_like(r)
+            self.rp.zero_()
         else:
-            self.rp = torch.gather(rp_in.reshape(B, C, -1), 2, self.idx).view_as(r)
+            torch.gather(rp_in.reshape(B, C, -1), 2, self.idx, out=self.rp.view(B, C, -1))
 
     def backward(self, g: torch.Tensor | None, r_in: torch.Tensor, train: bool) -> torch.Tensor | None:
         if g is None:
             return None
         B, C = g.shape[:2]
-        out = g.new_zeros((B, C, self.in_shape[1] * self.in_shape[2]))  # [B, C, H*W]
+        self._routed.reverse()
+        out = self._routed[0].zero_()  # [B, C, H*W]
         out.scatter_(2, self.idx, g.reshape(B, C, -1))  # max-unpool: zeros except at the argmax
         return out.view((B,) + self.in_shape)
 

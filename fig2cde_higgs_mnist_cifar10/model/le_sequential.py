@@ -1,4 +1,4 @@
-"""`LESequential`: a stack of LE stages updated with the pipelined scheme of spec §1.5."""
+"""`LESequential`: a stack of LE stages updated with the pipelined scheme of model §1.5."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -13,12 +13,12 @@ VARIANTS = ("vanilla", "full_forward_pass")
 
 def le_learning_rate(batch_learning_multiplier: float, n_updates: int, dt: float) -> float:
     """eta = 0.125 M / (n dt): the summed step coefficient over a batch, eta f_k dt n, is 0.125 M f_k
-    for any n and dt (spec §1.5)."""
+    for any n and dt (model §1.5)."""
     return 0.125 * batch_learning_multiplier / (n_updates * dt)
 
 
 class LESequential:
-    """Container of LE stages (weight layers and pools) with state carried across steps (spec Q9).
+    """Container of LE stages (weight layers and pools) with state carried across steps (model Q9).
 
     One `step(x, y, train)`:
       1. target error from the previous step's output, e = beta r'_K (y - r_K) (zero in eval mode);
@@ -88,9 +88,20 @@ class LESequential:
 
     def present(self, x: torch.Tensor, y: torch.Tensor | None, n_updates: int,
                 train: bool = True) -> torch.Tensor:
-        """n_updates consecutive steps on one batch; returns a copy of the output rates r_K."""
-        for _ in range(n_updates):
-            self.step(x, y, train)
+        """n_updates consecutive steps on one batch; returns a copy of the output rates r_K. In
+        evaluation the first stage's basal input W * x + b is computed once: x and the weights are
+        constant over the presentation, so it is bitwise the per-step value."""
+        first = self.stages[0]
+        hold = not train and first.has_weights
+        if hold:
+            self.ensure_batch(x.shape[0])
+            first.hold(x)
+        try:
+            for _ in range(n_updates):
+                self.step(x, y, train)
+        finally:
+            if hold:
+                first.hold(None)
         return self.output.clone()
 
     def ann_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,7 +140,7 @@ class LESequential:
                     p.copy_(torch.as_tensor(np.asarray(weights[f"stage{k}.{name}"])))
 
     def state_dict(self) -> dict:
-        """Weights and all neuron state (for exact resume; state carries over, spec Q9)."""
+        """Weights and all neuron state (for exact resume; state carries over, model Q9)."""
         return {"weights": {k: torch.as_tensor(v) for k, v in self.weights().items()},
                 "state": [{n: t.detach().cpu().clone() for n, t in s.state_dict().items()}
                           for s in self.stages]}

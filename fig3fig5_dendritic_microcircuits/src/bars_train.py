@@ -1,46 +1,54 @@
-"""Bars training (spec §4.2) of runs grouped into ensembles, one run folder per run (entry-script side,
-does I/O): blocks of epochs between checkpoints, per-run metrics, traces, snapshots and divergence, then
-the final evaluation. Used by `run_bars.py train|sweep`."""
+"""Bars training (model §4.2) of runs grouped into ensembles, one run folder per run (entry-script side,
+does I/O): the networks and schedules of the runs, blocks of epochs between checkpoints, per-run
+metrics, traces, snapshots and divergence, then the final evaluation. Used by `run_bars.py
+train|sweep`; `build` also by `run_bars.py eval` and the benchmarks."""
 import csv
 import time
 
 import numpy as np
 
 from common.errors import Diverged, Interrupted
-from common.rungroup import RunGroup, run_ensembles
+from common.rungroup import RunGroup
 
-from .bars_task import bars_data, build
-from .evaluation import evaluate
-from .protocol import RUNAWAY, epoch_metrics, epochs_before_divergence
-from .runfolders import split_state, stack_states
-from .sub_blocks import run_in_sub_blocks
-from .traces import named_traces, record_list, save_arrays
+from .dataset import bars_data
+from .network import Microcircuits
+from .protocol import (RUNAWAY, epoch_metrics, epochs_before_divergence, evaluate, named_traces,
+                       record_list, run_in_sub_blocks, train_schedule)
+from .runfolders import save_arrays
 
 STEPS_PER_BLOCK = 20_000_000      # network-steps between checkpoints (~40 s compiled)
+# config keys each network of an ensemble may set for itself (its NetParams, seed, init, targets and
+# recorded traces); every other key is shared: one schedule length, step count, record_dt and engine
+# (common.sweep.ensemble_key)
+PER_NETWORK = ("training.seed", "training.init_selfpred", "training.eval_metric", "training.u_tgt_high",
+               "training.u_tgt_low", "training.save_traces", "training.recorded_quants",
+               "network.latent_eq", "network.gl", "network.gb", "network.ga", "network.gsom",
+               "network.gd", "network.eta", "network.init_weights", "network.tau_0", "network.out_lag",
+               "network.learning_lag", "network.bias.val", "network.output_leak", "network.ablation")
 
 
-def ensemble_key(cfg):
-    """Runs with equal keys can be simulated as one ensemble (same shapes, schedule length, records)."""
-    nw, t = cfg.network, cfg.training
-    return (nw.steps_per_pattern, tuple(nw.dims), nw.bias.on, t.engine, t.n_epochs,
-            t.n_val_samples, t.bars_drop_last_pattern, t.record_dt, t.save_traces,
-            str(t.recorded_quants) if t.save_traces else "", str(t.snapshot_epochs))
-
-
-def sweep(jobs, restart=False):
-    """Train the runs `jobs` [(cfg, out_dir)] as few ensembles as possible; stop after an ensemble that
-    was interrupted. Returns the exit code."""
-    def train(group_jobs):
-        print(f"ensemble of {len(group_jobs)} runs, {group_jobs[0][0].network.steps_per_pattern} steps "
-              "per pattern", flush=True)
-        return train_group(group_jobs, restart)
-
-    return run_ensembles(jobs, ensemble_key, train)
+def build(cfgs):
+    """Networks (reflected if init_selfpred) and their schedules; draws follow model §1.1, §4.2."""
+    net0 = cfgs[0].network
+    net = Microcircuits(net0.dims, [c.network.net_params() for c in cfgs],
+                        [c.training.seed for c in cfgs], bias_on=net0.bias.on,
+                        init_weights=[c.network.init_dict() for c in cfgs],
+                        engine=cfgs[0].training.engine)
+    for k, c in enumerate(cfgs):
+        if c.training.init_selfpred:
+            net.reflect([k])
+    scheds = []
+    for k, c in enumerate(cfgs):
+        x, y = bars_data(c)
+        scheds.append(train_schedule(net.rngs[k], x, y, x, y, c.training.n_epochs,
+                                     c.training.n_val_samples))
+    return net, scheds
 
 
 def train_group(jobs, restart=False):
-    """Train the runs `jobs` [(cfg, out_dir)] (one ensemble_key) as one ensemble; completed runs are
-    skipped, interrupted ones resume from their checkpoints. Returns the exit code."""
+    """Train the runs `jobs` [(cfg, out_dir)], whose configs differ only in PER_NETWORK keys, as one
+    ensemble; completed runs are skipped, interrupted ones resume from their checkpoints. restart: see
+    common.rungroup.RunGroup. Returns the exit code."""
     with RunGroup(jobs, restart, sigint_stops=True) as group:
         for members in group.by_checkpoint():
             _train_members(group, members)
@@ -70,14 +78,14 @@ def _train_members(group, members):
     K = net.K
     if start == 0:
         for k, run in enumerate(runs):
-            net.save_weights(run.path / "weights_pre.npz", k)
+            save_arrays(run.path / "weights_pre.npz", net.weights(k))
     else:
-        net.set_state(stack_states([{k: v for k, v in r.resumed_state.items() if k != "epoch"}
-                                    for r in runs]))
+        net.set_states([{key: v for key, v in r.resumed_state.items() if key != "epoch"}
+                        for r in runs])
     X = np.stack([s.X for s in scheds])                                        # (K, P, 9)
     T = np.stack([s.T for s in scheds])                                        # (K, P, 4)
     per_epoch = scheds[0].per_epoch
-    rec = record_list(cfg0) if cfg0.training.save_traces else ()
+    rec = list(dict.fromkeys(key for c in cfgs if c.training.save_traces for key in record_list(c)))
     c = cfg0.record_every
     alive = [True] * K
     t0 = time.monotonic()
@@ -93,10 +101,10 @@ def _train_members(group, members):
                 if alive[k]:
                     alive[k] = _log_block(group, run, cfgs[k], net, k, res, T[k, sl], e0, e1,
                                           per_epoch, n)
-            state = net.get_state()
+            states = net.get_states()
             for k, run in enumerate(runs):
                 if alive[k]:
-                    run.save_checkpoint(dict(split_state(state, k), epoch=e1))
+                    run.save_checkpoint(dict(states[k], epoch=e1))
             print(f"N={n}: epochs {e1}/{cfg0.training.n_epochs}, {sum(alive)}/{K} networks "
                   f"running, {time.monotonic() - t0:.0f}s", flush=True)
             if not any(alive):
@@ -122,19 +130,19 @@ def _log_block(group, run, cfg, net, k, res, T, e0, e1, per_epoch, n):
         group.mark(run, Diverged(e0 + bad, RUNAWAY))
         return False
     if t.save_traces:
-        tdir = run.path / "traces"
-        tdir.mkdir(exist_ok=True)
-        save_arrays(tdir / f"train_epochs_{e0 + 1:05d}-{e1:05d}.npz", named_traces(res.traces, k))
+        own = {key: res.traces[key] for key in record_list(cfg)}   # the ensemble records the union
+        save_arrays(run.path / "traces" / f"train_epochs_{e0 + 1:05d}-{e1:05d}.npz",
+                    named_traces(own, k))
     if e1 in (t.snapshot_epochs or []):
-        net.save_weights(run.path / f"weights_epoch{e1:05d}.npz", k)
+        save_arrays(run.path / f"weights_epoch{e1:05d}.npz", net.weights(k))
     return True
 
 
 def _finish(group, net, runs, cfgs, alive, n, c, per_epoch):
-    """Final evaluation (spec §4.2 step 6) of the networks still alive; completes their runs."""
+    """Final evaluation (model §4.2 step 6) of the networks still alive; completes their runs."""
     for k, run in enumerate(runs):
         if alive[k]:
-            net.save_weights(run.path / "weights_post.npz", k)
+            save_arrays(run.path / "weights_post.npz", net.weights(k))
     ev = evaluate(net, [bars_data(cfg) for cfg in cfgs], n, c,
                   [cfg.training.eval_metric == "accuracy" for cfg in cfgs], group.check_stop)
     for k, run in enumerate(runs):

@@ -1,9 +1,9 @@
-"""Config dataclasses: a YAML mapping with `network:` and `training:` sections mirroring the spec's
-network_params and training_params (spec §5), plus the quirk keys of spec §9."""
+"""Config dataclasses: a YAML mapping with `network:` and `training:` sections mirroring the authors'
+network_params and training_params (model §5), plus the quirk keys of model §9."""
 from dataclasses import dataclass
 from typing import Literal
 
-from common.config import require
+from common.config import bounded, require, seed_field
 
 from .params import NetParams, n_steps
 
@@ -13,69 +13,90 @@ QUANTS_HIDDEN = ("pyr_soma", "pyr_forw", "pyr_udot", "pyr_steadystate", "pyr_bas
 QUANTS_OUTPUT = ("pyr_soma", "pyr_forw", "pyr_udot", "pyr_steadystate", "pyr_basal", "W_up",
                  "Delta_up")
 
+# Ranges of the numbers a config may hold: what the model can simulate in float32 and in memory.
+MAX_UNITS = 4096            # neurons per layer: a hidden layer stores ~7 N^2 float32 weights and Δs
+MAX_EPOCHS = 100_000        # the schedule of all epochs is drawn up front (model §4.2)
+MAX_PATTERN_VALUES = 10**8  # inputs of that schedule, epochs x patterns x N0 (float64: 800 MB)
+MAX_STEPS_PER_PATTERN = 10**7
+
+
+def a_time():             # dt, t_pattern, time constants, record_dt
+    return bounded(ge=1e-9, le=1e6)
+
+
+def a_lag():              # out_lag, learning_lag
+    return bounded(ge=0, le=1e6)
+
+
+def a_conductance():
+    return bounded(gt=0, le=1e6)
+
+
+def a_rate():             # learning rates (each entry), init half-widths; dt x rate stays finite
+    return bounded(ge=0, le=1e9)
+
+
+def a_voltage():          # targets and the bias input; |u| > V_MAX = 1e4 counts as divergence
+    return bounded(ge=-1e3, le=1e3)
+
 
 @dataclass(frozen=True)
 class Bias:
     on: bool
-    val: float
+    val: float = a_voltage()
 
 
 @dataclass(frozen=True)
 class Eta:
-    up: list[float]      # one entry per layer: hidden layers..., output
-    pi: list[float]
-    ip: list[float]
+    up: list[float] = a_rate()      # one entry per layer: hidden layers..., output
+    pi: list[float] = a_rate()
+    ip: list[float] = a_rate()
 
 
 @dataclass(frozen=True)
 class InitWeights:
-    up: float
-    down: float
-    pi: float
-    ip: float
+    up: float = a_rate()
+    down: float = a_rate()
+    pi: float = a_rate()
+    ip: float = a_rate()
 
 
 @dataclass(frozen=True)
 class Network:
     bias: Bias
-    dims: list[int]
-    dt: float
+    dims: list[int] = bounded(ge=1, le=MAX_UNITS)
+    dt: float = a_time()
     eta: Eta
     eta_selfpred: Eta | None          # mimic self-prediction phase only
-    gl: float
-    gb: float
-    ga: float
-    gsom: float
-    gd: float
+    gl: float = a_conductance()
+    gb: float = a_conductance()
+    ga: float = a_conductance()
+    gsom: float = a_conductance()
+    gd: float = a_conductance()
     init_weights: InitWeights
     latent_eq: bool
-    learning_lag: float
-    noise: float                      # unused by the model (spec §1.2); must be 0
-    out_lag: float
+    learning_lag: float = a_lag()
+    noise: float                      # unused by the model (model §1.2); must be 0
+    out_lag: float = a_lag()
     reset_deltas: bool                # no effect (Δ is recomputed every step)
-    t_pattern: float
-    tau_0: float
-    tau_w: float                      # unused (spec §1.2)
-    output_leak: Literal["with_gsom", "without_gsom"]   # spec Q4
-    ablation: Literal["none", "rates_from_soma", "no_interneuron_nudging"]   # spec §10 test 15
+    t_pattern: float = a_time()
+    tau_0: float = a_time()
+    tau_w: float = a_time()           # unused (model §1.2)
+    output_leak: Literal["with_gsom", "without_gsom"]   # model Q4
+    ablation: Literal["none", "rates_from_soma", "no_interneuron_nudging"]   # model §10 test 15
 
     def check(self):
-        require(len(self.dims) >= 3 and all(d > 0 for d in self.dims), "network.dims",
-                "needs >= 3 positive layer sizes [input, hidden..., output]")
-        require(self.dt > 0, "network.dt", "must be > 0")
-        for key in ("gl", "gb", "ga", "gsom", "gd"):
-            require(getattr(self, key) > 0, f"network.{key}", "must be > 0")
-        for key in ("tau_0", "tau_w", "t_pattern"):
-            require(getattr(self, key) > 0, f"network.{key}", "must be > 0")
-        require(self.out_lag >= 0, "network.out_lag", "must be >= 0")
-        require(self.learning_lag >= 0, "network.learning_lag", "must be >= 0")
+        require(len(self.dims) >= 3, "network.dims",
+                "needs >= 3 layer sizes [input, hidden..., output]")
         require(self.noise == 0, "network.noise", "noise is not part of the model (must be 0)")
+        require(self.t_pattern / self.dt <= MAX_STEPS_PER_PATTERN, "network.t_pattern",
+                f"at most {MAX_STEPS_PER_PATTERN:.0e} steps dt per pattern")
         n = self.steps_per_pattern
         require(n >= 1, "network.t_pattern", "must be at least one step dt")
-        require(n_steps(self.out_lag, self.dt) < n, "network.out_lag",
-                "must be shorter than t_pattern")
-        require(n_steps(self.learning_lag, self.dt) < n, "network.learning_lag",
-                "must be shorter than t_pattern")
+        for key in ("out_lag", "learning_lag"):     # the float test first keeps the step count finite
+            lag = getattr(self, key)
+            require(lag <= self.t_pattern and n_steps(lag, self.dt) < n, f"network.{key}",
+                    "must be shorter than t_pattern")
         n_layers = len(self.dims) - 1
         for name, eta in (("eta", self.eta), ("eta_selfpred", self.eta_selfpred)):
             if eta is None:
@@ -84,7 +105,6 @@ class Network:
                 vals = getattr(eta, key)
                 require(len(vals) == n_layers, f"network.{name}.{key}",
                         f"needs one entry per layer ({n_layers})")
-                require(all(v >= 0 for v in vals), f"network.{name}.{key}", "must be >= 0")
 
     @property
     def steps_per_pattern(self):
@@ -105,10 +125,7 @@ class Network:
 
 
 def _check_training(t, n_layers):
-    require(t.n_epochs >= 1, "training.n_epochs", "must be >= 1")
-    require(t.n_val_samples >= 1, "training.n_val_samples", "must be >= 1")
     require(t.n_vals_per_epoch == 1, "training.n_vals_per_epoch", "only 1 is supported")
-    require(t.record_dt > 0, "training.record_dt", "must be > 0")
     require(len(t.recorded_quants) == n_layers, "training.recorded_quants",
             f"needs one list per layer ({n_layers})")
     for i, quants in enumerate(t.recorded_quants):
@@ -132,21 +149,21 @@ class _Task:
 
 @dataclass(frozen=True)
 class BarsTraining:
-    bars_drop_last_pattern: bool      # spec Q8: True = the authors' 8 patterns, False = all 9
+    bars_drop_last_pattern: bool      # model Q8: True = the authors' 8 patterns, False = all 9
     classify: bool
     engine: Literal["auto", "numba", "numpy"]
     eval_metric: Literal["accuracy", "none"]
     init_selfpred: bool
-    n_epochs: int
-    n_val_samples: int
+    n_epochs: int = bounded(ge=1, le=MAX_EPOCHS)
+    n_val_samples: int = bounded(ge=1, le=9)
     n_vals_per_epoch: int
-    record_dt: float
+    record_dt: float = a_time()
     recorded_quants: list[list[str]]
     save_traces: bool
-    seed: int
-    snapshot_epochs: list[int] | None
-    u_tgt_high: float
-    u_tgt_low: float
+    seed: int = seed_field()
+    snapshot_epochs: list[int] | None = bounded(ge=1, le=MAX_EPOCHS)
+    u_tgt_high: float = a_voltage()
+    u_tgt_low: float = a_voltage()
 
 
 @dataclass(frozen=True)
@@ -170,18 +187,18 @@ class MimicTraining:
     engine: Literal["auto", "numba", "numpy"]
     eval_metric: Literal["accuracy", "none"]
     init_selfpred: bool
-    mimic_freeze_w_pi: bool           # spec Q14: True = W_pi frozen in task training (authors)
-    n_epochs: int
-    n_epochs_selfpred: int
-    n_patterns: int                   # teacher input/target pairs (6)
-    n_val_samples: int
+    mimic_freeze_w_pi: bool           # model Q14: True = W_pi frozen in task training (authors)
+    n_epochs: int = bounded(ge=1, le=MAX_EPOCHS)
+    n_epochs_selfpred: int = bounded(ge=0, le=MAX_EPOCHS)
+    n_patterns: int = bounded(ge=1, le=MAX_PATTERN_VALUES)    # teacher input/target pairs (6)
+    n_val_samples: int = bounded(ge=1, le=MAX_PATTERN_VALUES)
     n_vals_per_epoch: int
-    record_dt: float
+    record_dt: float = a_time()
     recorded_quants: list[list[str]]
     save_traces: bool
-    seed: int
-    snapshot_epochs: list[int] | None
-    teacher_seed: int                 # hard-coded 42 in the authors' code (spec §6)
+    seed: int = seed_field()
+    snapshot_epochs: list[int] | None = bounded(ge=1, le=MAX_EPOCHS)
+    teacher_seed: int = seed_field()  # hard-coded 42 in the authors' code (model §6)
 
 
 @dataclass(frozen=True)
@@ -195,6 +212,8 @@ class MimicConfig(_Task):
         require(not t.classify, "training.classify", "the mimic task uses regression targets")
         require(self.network.eta_selfpred is not None, "network.eta_selfpred",
                 "the mimic task needs the self-prediction learning rates")
-        require(t.n_patterns >= 1, "training.n_patterns", "must be >= 1")
         require(t.n_val_samples <= t.n_patterns, "training.n_val_samples", "at most n_patterns")
-        require(t.n_epochs_selfpred >= 0, "training.n_epochs_selfpred", "must be >= 0")
+        patterns = max(t.n_epochs * (t.n_patterns + t.n_val_samples), t.n_epochs_selfpred * t.n_patterns)
+        require(patterns * self.network.dims[0] <= MAX_PATTERN_VALUES, "training.n_patterns",
+                f"epochs x patterns x inputs must be at most {MAX_PATTERN_VALUES:.0e} (n_epochs, "
+                "n_epochs_selfpred, network.dims[0])")

@@ -27,14 +27,16 @@ try:
 except ImportError:   # the caller reports this; the numpy engine still works
     numba = None
 
+from .engine_call import require_disjoint
 from .layout import FIELD_CODE
 from .params import (P_DT, P_GP, P_GI, P_GO, P_GO_NOTGT, P_GB, P_GA, P_GSOM, P_GLB, P_ALPHA_P,
                      P_ALPHA_I, P_ALPHA_O, P_BIAS_VAL, P_CLIP_HID, P_CLIP_OUT, P_GSOM_I, P_ETA0,
                      I_LE, I_N_OUT, I_N_LL, I_RATES_FROM_SOMA)
 
-AVAILABLE = numba is not None
+AVAILABLE = numba is not None   # False also when the kernels cannot be compiled (see the end)
 UNAVAILABLE_MSG = ("numba is not importable; install it (pip install numba, see requirements.txt) "
                    "or choose engine='numpy' (about 10x slower)")
+NOTES = []       # one line per optimisation this numba cannot give (same results, slower)
 
 LANES = 8        # networks per SIMD block (8 float32 = one AVX2 register)
 
@@ -61,8 +63,8 @@ P16, P8, P4, P2, P1 = (f32(2.0 ** -b) for b in (16, 8, 4, 2, 1))
 
 
 def _phi(x):
-    """Softplus with cut-offs (spec §1.1): log1p(exp(x)) for -15 < x < 15, 0 below, x above; x = -15
-    exactly returns -15 (spec Q15). Branch-free float32, so that lane loops vectorise:
+    """Softplus with cut-offs (model §1.1): log1p(exp(x)) for -15 < x < 15, 0 below, x above; x = -15
+    exactly returns -15 (model Q15). Branch-free float32, so that lane loops vectorise:
     max(x, 0) + log1p(e) with e = exp(-|x|) = 2^-m exp(-r), r = |x| - m ln2 (degree-7 Taylor), and
     log1p(e) = 2 atanh(s), s = e / (2 + e) <= 1/3 (odd series to s^15)."""
     mid = (x < f32(15.0)) & (x > f32(-15.0))
@@ -106,7 +108,7 @@ def _seg(A, start, n):
 
 
 def _update(S, o, N, M, err, x, x0, cc, ic, lrn):
-    """W += c (err ⊗ x) (spec §1.4) in the lanes that learn, c = row ic of cc. Same transposed
+    """W += c (err ⊗ x) (model §1.4) in the lanes that learn, c = row ic of cc. Same transposed
     storage as _matvec."""
     for j in range(M):
         rw = (o + j * N) * LANES
@@ -119,7 +121,7 @@ def _update(S, o, N, M, err, x, x0, cc, ic, lrn):
 
 
 def _update_clipped(S, o, N, M, err, x, x0, cc, ic, lrn):
-    """_update followed by clipping W to ± row ic + 1 of cc (W_up, spec §1.1)."""
+    """_update followed by clipping W to ± row ic + 1 of cc (W_up, model §1.1)."""
     for j in range(M):
         rw = (o + j * N) * LANES
         rx = (x0 + j) * LANES
@@ -153,8 +155,8 @@ def _phi_flat(x, i0, out, o0, n):
 
 
 def _err(Rn, r0, N, rrfs, any_rfs, uh, rp, col, v, pa, pu):
-    """uh <- φ(û) - φ(α v) for N neurons (spec §1.4), α = row col of par. φ(û) is the new rate
-    φ(p(X)) at row r0 of Rn, or φ(û) itself where the rates come from the soma (spec Q5, ablation
+    """uh <- φ(û) - φ(α v) for N neurons (model §1.4), α = row col of par. φ(û) is the new rate
+    φ(p(X)) at row r0 of Rn, or φ(û) itself where the rates come from the soma (model Q5, ablation
     rates_from_soma). rp, rrfs: per-lane constants repeated along the rows (see _block)."""
     Wd = rrfs.shape[0]
     half = pa.shape[0] // 2                        # α v in the first half of pa, φ(α v) in the second
@@ -190,7 +192,7 @@ def _hidden(g, S, R, Rn, pre, par, i, rp, rle, rrfs, lrn, any_lrn, any_rfs, stor
     if bias == 1:
         for k in range(LANES):
             pre[(M + N) * LANES + k] = par[P_BIAS_VAL * LANES + k]
-    # interneurons: v^I = W_ip ρ_P, nudged by ν with g_S (always, spec §1.3)
+    # interneurons: v^I = W_ip ρ_P, nudged by ν with g_S (always, model §1.3)
     _matvec(S, tab[i, F_WIP], U, Mp, pre, M, vtmp)
     o_ui, o_uhi, o_vi, o_si, o_di = (tab[i, F_UI], tab[i, F_UHI], tab[i, F_VI], tab[i, F_SI],
                                      tab[i, F_DI])
@@ -299,7 +301,7 @@ def _output(g, S, R, Rn, pre, par, i, rp, rle, rrfs, lrn, any_lrn, any_rfs, stor
         s_n = (gb * v + GS_[t] * y[t]) / GO
         s_f = gb * v / GLB_[t]
         so = s_n if rnudge[t] else s_f
-        G_f = GF_[t]                                   # spec Q4: G_O = 0.19 also without target
+        G_f = GF_[t]                                   # model Q4: G_O = 0.19 also without target
         G = GO if rnudge[t] else G_f
         u = u_[t]
         d = G * (so - u)
@@ -325,7 +327,7 @@ def _output(g, S, R, Rn, pre, par, i, rp, rle, rrfs, lrn, any_lrn, any_rfs, stor
 
 
 def _block(g, e, r, b):
-    """Spec §3 loop for block b of LANES networks. Block arrays are flat: row j, lane k at j LANES + k."""
+    """Model §3 loop for block b of LANES networks. Block arrays are flat: row j, lane k at j LANES + k."""
     S, R, par, f = e.S[b], e.rate[b], e.par[b], e.f[b]
     le, rfs, n_out, n_ll, act = e.le[b], e.rfs[b], e.n_out[b], e.n_ll[b], e.active[b]
     rbuf, ybuf, ylast, flag_last, acc, cnt = (e.rbuf[b], e.ybuf[b], e.ylast[b], e.flag_last[b],
@@ -392,7 +394,7 @@ def _block(g, e, r, b):
                 for k in range(LANES):
                     yb = ybuf[j * LANES + k]
                     ybuf[j * LANES + k] = yb + f[k] * (T[(q * (NL + 1) + j) * LANES + k] - yb)
-            for k in range(LANES):                               # spec Q6: LE target one step late
+            for k in range(LANES):                               # model Q6: LE target one step late
                 nudge_le, nudge_now = flag_last[k] != 0.0, T[(q * (NL + 1) + NL) * LANES + k] != 0.0
                 nudge[k] = nudge_le if le[k] else nudge_now
             for j in range(NL):
@@ -495,7 +497,11 @@ def _vectorisers(loop):
     the SLP vectoriser; the loop vectoriser would instead vectorise the neuron loops around them with
     shuffles (measured 5-8x slower), so those are compiled with it off (loop=False), ahead of time.
     Everything else (flat loops over rows x lanes, the softplus) is compiled with both on. numba reads
-    these settings when it compiles, so they are set around each call (a cache hit compiles nothing)."""
+    these settings when it compiles, so they are set around each call (a cache hit compiles nothing).
+    Where this numba has no such settings (_SWITCH False) its defaults apply."""
+    if not _SWITCH:
+        yield
+        return
     old = numba.core.config.SLP_VECTORIZE, numba.core.config.LOOP_VECTORIZE
     numba.core.config.SLP_VECTORIZE, numba.core.config.LOOP_VECTORIZE = 1, int(loop)
     try:
@@ -505,7 +511,9 @@ def _vectorisers(loop):
 
 
 def run(lay, ens, sched, rec):
-    """Spec §3 loop; same arguments and effects as engine_numpy.run (see Microcircuits.run)."""
+    """Model §3 loop; same arguments and effects as engine_numpy.run (see Microcircuits.run)."""
+    if not AVAILABLE:
+        raise RuntimeError(UNAVAILABLE_MSG)
     K = ens.S.shape[0]
     g = Geometry(lay.table, lay.rate_off, lay.run_off, np.array(lay.dims, dtype=np.int64), lay.bias)
     ipar = ens.ipar
@@ -523,6 +531,8 @@ def run(lay, ens, sched, rec):
     r = Run(flat(to_lanes(sched.X)), flat(to_lanes(sched.T)), flat(to_lanes(sched.learn)), flat(out),
             int(sched.n), bool(sched.store_delta), float(sched.v_max), rec.idx, int(rec.every),
             rec.trace, rec.ptr)
+    require_disjoint(**{f"{name}.{f}": v for name, t in (("Geometry", g), ("Lanes", e), ("Run", r))
+                        for f, v in t._asdict().items()})
     with _vectorisers(loop=True):
         _run_blocks(g, e, r)
     for name, packed in state.items():
@@ -532,43 +542,83 @@ def run(lay, ens, sched, rec):
 
 def phi_array(x, out):
     """out = φ(x) elementwise (float32 arrays of one shape) with the engine's φ."""
+    if not AVAILABLE:
+        raise RuntimeError(UNAVAILABLE_MSG)
     _phi_flat(np.ascontiguousarray(x).reshape(-1), 0, out.reshape(-1), 0, x.size)
 
 
-if AVAILABLE:
-    # noalias: the arrays handed to the kernels never overlap; telling LLVM so lets the SLP vectoriser
-    # reorder the loads and stores of a lane loop. numba keeps this compiler flag internal (parfors
-    # sets it); it is exposed as a jit option here, and left off if this numba lacks the flag.
+def _vectoriser_switch():
+    """Whether this numba has the compile-time vectoriser settings _vectorisers switches."""
+    config = getattr(getattr(numba, "core", None), "config", None)
+    return all(isinstance(getattr(config, name, None), int)
+               for name in ("SLP_VECTORIZE", "LOOP_VECTORIZE"))
+
+
+def _noalias_option():
+    """{"noalias": True} as jit options where this numba can take them, else {}. The arrays handed to
+    the kernels never overlap (require_disjoint checks it in `run`); telling LLVM so lets the SLP
+    vectoriser reorder the loads and stores of a lane loop. numba keeps this compiler flag internal
+    (parfors sets it); it is exposed as a jit option here."""
     try:
         from numba.core import compiler, cpu, options
         if "noalias" in compiler.Flags.options and not hasattr(cpu.CPUTargetOptions, "noalias"):
             cpu.CPUTargetOptions.noalias = options.TargetOptions.Mapping("noalias")
-        _NOALIAS = {"noalias": True} if hasattr(cpu.CPUTargetOptions, "noalias") else {}
-    except ImportError:
-        _NOALIAS = {}
-    _phi = numba.njit(cache=True, error_model="numpy", inline="always")(_phi)
-    # never with _NOALIAS: _err calls _phi_flat with x and out in the same array (pa)
+        return {"noalias": True} if hasattr(cpu.CPUTargetOptions, "noalias") else {}
+    except Exception:       # numba's internals changed: compile without the flag
+        return {}
+
+
+def _compile(noalias):
+    """Compile the kernels in place of their Python definitions (kept in _PY); numba resolves the
+    calls between them by module global name."""
+    global _phi, _phi_flat, _matvec, _update, _update_clipped, _delta, _seg, _err, _hidden, _output
+    global _block, _run_blocks
+    py = _PY
+    _phi = numba.njit(cache=True, error_model="numpy", inline="always")(py["_phi"])
+    # never with noalias: _err calls _phi_flat with x and out in the same array (pa)
     with _vectorisers(loop=True):      # one long loop: the loop vectoriser's job, compiled now
         _phi_flat = numba.njit("void(float32[::1], int64, float32[::1], int64, int64)", cache=True,
-                               error_model="numpy")(_phi_flat)
-    _jit = numba.njit(cache=True, error_model="numpy", **_NOALIAS)
+                               error_model="numpy")(py["_phi_flat"])
+    jit = numba.njit(cache=True, error_model="numpy", **noalias)
     with _vectorisers(loop=False):     # short lane loops, unrolled: the SLP vectoriser's job
         _matvec = numba.njit("void(float32[::1], int64, int64, int64, float32[::1], int64, "
-                             "float32[::1])", cache=True, error_model="numpy", **_NOALIAS)(_matvec)
+                             "float32[::1])", cache=True, error_model="numpy", **noalias)(py["_matvec"])
         sig = "void(float32[::1], int64, int64, int64, float32[::1], float32[::1], int64, {}boolean[::1])"
         _update, _update_clipped = (
             numba.njit(sig.format("float32[::1], int64, "), cache=True, error_model="numpy",
-                       **_NOALIAS)(f) for f in (_update, _update_clipped))
-        _delta = numba.njit(sig.format(""), cache=True, error_model="numpy", **_NOALIAS)(_delta)
-    _seg = numba.njit(cache=True, inline="always")(_seg)
-    _err = _jit(_err)
-    _hidden = _jit(_hidden)
-    _output = _jit(_output)
-    _block = _jit(_block)
-    _run_blocks = _jit(_run_blocks)
-else:
-    def run(*args, **kwargs):                     # noqa: F811
-        raise RuntimeError(UNAVAILABLE_MSG)
+                       **noalias)(py[f]) for f in ("_update", "_update_clipped"))
+        _delta = numba.njit(sig.format(""), cache=True, error_model="numpy", **noalias)(py["_delta"])
+    _seg = numba.njit(cache=True, inline="always")(py["_seg"])
+    _err, _hidden, _output = jit(py["_err"]), jit(py["_hidden"]), jit(py["_output"])
+    _block, _run_blocks = jit(py["_block"]), jit(py["_run_blocks"])
 
-    def phi_array(*args, **kwargs):               # noqa: F811
-        raise RuntimeError(UNAVAILABLE_MSG)
+
+_PY = {f.__name__: f for f in (_phi, _phi_flat, _matvec, _update, _update_clipped, _delta, _seg, _err,
+                               _hidden, _output, _block, _run_blocks)}
+_SWITCH = AVAILABLE and _vectoriser_switch()
+if AVAILABLE:
+    # numba internals that may change between versions fail soft: default settings and a note, then
+    # the numpy engine (AVAILABLE False) if nothing compiles
+    if not _SWITCH:
+        NOTES.append(f"numba {numba.__version__} has no numba.core.config.SLP_VECTORIZE/LOOP_VECTORIZE: "
+                     "the compiled engine uses numba's default vectorisers (same results, slower)")
+    _NOALIAS = _noalias_option()
+    if not _NOALIAS:
+        NOTES.append(f"numba {numba.__version__} has no internal noalias compiler flag: the compiled "
+                     "engine runs without it (same results, slower)")
+    try:
+        try:
+            _compile(_NOALIAS)
+        except Exception:
+            if not _NOALIAS:
+                raise
+            NOTES.append(f"numba {numba.__version__} refused the noalias compiler flag: the compiled "
+                         "engine runs without it (same results, slower)")
+            _NOALIAS = {}
+            _compile(_NOALIAS)
+    except Exception as err:
+        AVAILABLE = False
+        UNAVAILABLE_MSG = (f"the compiled engine cannot be built with numba {numba.__version__} "
+                           f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                           "use a numba of the range in requirements.txt, or engine='numpy' (about 10x "
+                           "slower)")

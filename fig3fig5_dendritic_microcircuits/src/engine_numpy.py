@@ -1,4 +1,4 @@
-"""Reference engine: the microcircuit step of spec §1.3-1.5 and the run loop of spec §3, batched over an
+"""Reference engine: the microcircuit step of model §1.3-1.5 and the run loop of model §3, batched over an
 ensemble of K networks with numpy (float32).
 
 Matrix-vector products are written as (W * x).sum(-1), a per-row reduction whose result does not depend
@@ -14,7 +14,7 @@ from .params import (P_DT, P_GP, P_GI, P_GO, P_GO_NOTGT, P_GB, P_GA, P_GSOM, P_G
 
 
 def phi(x):
-    """Softplus with cut-offs (spec §1.1), float32; x = -15 exactly returns -15 (spec Q15)."""
+    """Softplus with cut-offs (model §1.1), float32; x = -15 exactly returns -15 (model Q15)."""
     x = np.asarray(x, dtype=np.float32)
     mid = (x < 15.0) & (x > -15.0)
     out = np.where(mid, np.log1p(np.exp(np.where(mid, x, 0).astype(np.float32))), x)
@@ -36,7 +36,7 @@ def _with_bias(x, par, bias):
 
 
 def step(lay, S, rate, par, ipar, y, nudge, learn, store_delta):
-    """One synchronous step of all K networks (spec §1.3-1.5), in place on S (K, n_state) and the
+    """One synchronous step of all K networks (model §1.3-1.5), in place on S (K, n_state) and the
     rate rows (K, n_rate) = φ(p(X)) of the previous step. y: (K, N_L) float32 target, nudge/learn: (K,)
     bool. In orig mode the stored pyr_forw/inn_forw hold the soma, so p(X) is always the *_forw field."""
     L = lay.n_layers
@@ -72,7 +72,7 @@ def step(lay, S, rate, par, ipar, y, nudge, learn, store_delta):
             dI = GI * (sI - V(i, "inn_soma"))                # (K, U)
             unP = V(i, "pyr_soma") + dt * dP                 # (K, N) soma after the Euler step
             unI = V(i, "inn_soma") + dt * dI                 # (K, U)
-            uhP = np.where(le, V(i, "pyr_soma") + dP / GP, unP)   # û (spec §1.4)
+            uhP = np.where(le, V(i, "pyr_soma") + dP / GP, unP)   # û (model §1.4)
             uhI = np.where(le, V(i, "inn_soma") + dI / GI, unI)
             txP, txI = np.where(rfs, unP, uhP), np.where(rfs, unI, uhI)   # transmitted p(X)
             for f, val in (("pyr_basal", vB), ("pyr_apical", vA), ("pyr_steadystate", sP),
@@ -83,11 +83,11 @@ def step(lay, S, rate, par, ipar, y, nudge, learn, store_delta):
             rP_new, rI_new = phi(txP), phi(txI)
             rate_new[:, lay.rate_off[i, 0]:lay.rate_off[i, 0] + lay.dims[i + 1]] = rP_new
             rate_new[:, lay.rate_off[i, 1]:lay.rate_off[i, 1] + lay.dims[i + 2]] = rI_new
-            if learn.any():                                   # spec §1.4, W <- W + dt η ΔW
+            if learn.any():                                   # model §1.4, W <- W + dt η ΔW
                 c_pi = _col(par, P_ETA0 + 3 * i + 1)[:, :, None]
                 c_ip = _col(par, P_ETA0 + 3 * i + 2)[:, :, None]
                 clip = _col(par, P_CLIP_HID)[:, :, None]
-                postP = np.where(rfs, phi(uhP), rP_new)      # φ(û), spec Q5
+                postP = np.where(rfs, phi(uhP), rP_new)      # φ(û), model Q5
                 postI = np.where(rfs, phi(uhI), rI_new)
                 D_up = (postP - phi(_col(par, P_ALPHA_P) * vB))[:, :, None] * rho_in[:, None, :]
                 D_ip = (postI - phi(_col(par, P_ALPHA_I) * vI))[:, :, None] * rho_P[:, None, :]
@@ -103,7 +103,7 @@ def step(lay, S, rate, par, ipar, y, nudge, learn, store_delta):
                         V(i, f)[...] = np.where(lrn, D, V(i, f))
         else:
             GO = _col(par, P_GO)
-            G = np.where(nudge[:, None], GO, _col(par, P_GO_NOTGT))   # spec Q4
+            G = np.where(nudge[:, None], GO, _col(par, P_GO_NOTGT))   # model Q4
             vO = _matvec(V(i, "W_up"), rho_in)               # (K, N_L)
             sO = np.where(nudge[:, None], (gb * vO + gsom * y) / GO, gb * vO / _col(par, P_GLB))
             u = V(i, "pyr_soma")
@@ -129,7 +129,7 @@ def step(lay, S, rate, par, ipar, y, nudge, learn, store_delta):
 
 
 def run(lay, ens, sched, rec):
-    """Spec §3 loop over the patterns of `sched` (engine_call.Schedule) for the networks of `ens`
+    """Model §3 loop over the patterns of `sched` (engine_call.Schedule) for the networks of `ens`
     (engine_call.Ensemble, updated in place), recording into `rec` (engine_call.Recording).
     Returns out (K, P, N_L) float32 per-pattern means of p(O) and div_at (K,) int64, the pattern at
     which a network diverged in this call or -1. Same effects as engine_numba.run."""
@@ -157,7 +157,7 @@ def run(lay, ens, sched, rec):
             r_in[...] = rbuf.astype(np.float32)
             lrn = (i >= n_ll) & learn[:, q]                    # step 2
             ybuf[...] += f * (T[:, q, :NL] - ybuf)             # step 3
-            y = np.where(le[:, None], ylast, ybuf).astype(np.float32)   # spec Q6: LE uses y_last
+            y = np.where(le[:, None], ylast, ybuf).astype(np.float32)   # model Q6: LE uses y_last
             nudge = np.where(le, flag_last != 0.0, T[:, q, NL] != 0.0)
             u_tgt[...] = y
             step(lay, S, rate, par, ipar, y, nudge, lrn, sched.store_delta)

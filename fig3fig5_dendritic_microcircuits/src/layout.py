@@ -3,7 +3,7 @@
 Every network of an ensemble keeps all its weights, voltages, dendritic potentials, Δ matrices and the
 current input/target in one float32 row S[k, :]. A field is a (layer, name) pair with an offset and a
 shape; both engines read and write through the same offsets, so recording any quantity is a slice of S.
-Layer index i = 0 .. L-2 are the hidden layers, i = L-1 is the output layer (spec §1.1).
+Layer index i = 0 .. L-2 are the hidden layers, i = L-1 is the output layer (model §1.1).
 Weight and Δ matrices W (N, M) are stored transposed (column j of W contiguous), so that the compiled
 matrix-vector products and outer-product updates run over contiguous memory; `view` hides this.
 """

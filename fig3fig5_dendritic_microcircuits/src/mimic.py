@@ -1,15 +1,13 @@
-"""Mimic task of spec §6 (Fig. 5) as a computation without I/O: teacher pairs, student self-prediction
+"""Mimic task of model §6 (Fig. 5) as a computation without I/O: teacher pairs, student self-prediction
 phase, pre-training evaluation, task training, post-training evaluation."""
 import numpy as np
 
 from common.errors import Diverged
 
 from .dataset import mimic_teacher_data
-from .evaluation import evaluate
 from .network import Microcircuits
-from .protocol import RUNAWAY, epoch_metrics, epochs_before_divergence, train_schedule, with_flag
-from .sub_blocks import run_in_sub_blocks
-from .traces import named_traces, record_list, time_axis
+from .protocol import (RUNAWAY, epoch_metrics, epochs_before_divergence, evaluate, named_traces,
+                       record_list, run_in_sub_blocks, time_axis, train_schedule, with_flag)
 
 
 def _require_alive(net, epoch, stage):
@@ -39,10 +37,11 @@ def run_mimic(cfg, on_epoch_block=None, check_stop=None):
         student.reflect()
     rng = student.rngs[0]
     out = {"teacher_x": x, "teacher_y": y, "teacher_weights": w_teacher,
-           "weights_init": student.weights(0), "engine": student.engine}
+           "weights_init": student.weights(0), "engine": student.engine,
+           "engine_note": student.engine_note}
     rec = record_list(cfg)
 
-    # stage 1: self-prediction, no nudging, learning on (spec §6.3)
+    # stage 1: self-prediction, no nudging, learning on (model §6.3)
     sp = nw.eta_selfpred
     student.set_eta(0, sp.up, sp.pi, sp.ip)
     if tr.n_epochs_selfpred > 0:
@@ -53,14 +52,14 @@ def run_mimic(cfg, on_epoch_block=None, check_stop=None):
         _require_alive(student, 0, "in the self-prediction phase")
         out["selfpred_traces"] = _traces(r, c, nw.dt)
     out["weights_post_selfpred"] = student.weights(0)       # W_up unchanged if eta_selfpred.up = 0
-    eta_pi = nw.eta.pi if tr.mimic_freeze_w_pi else sp.pi                    # spec Q14
+    eta_pi = nw.eta.pi if tr.mimic_freeze_w_pi else sp.pi                    # model Q14
     student.set_eta(0, nw.eta.up, eta_pi, nw.eta.ip)
 
-    # pre-training evaluation on the same pairs (spec §6.4)
+    # pre-training evaluation on the same pairs (model §6.4)
     out["eval_pretrain"] = evaluate(student, [(x, y)], n, c, [False], check_stop)[0]
     _require_alive(student, 0, "in the evaluation before training")
 
-    # stage 2: task training with validation blocks (spec §6.5)
+    # stage 2: task training with validation blocks (model §6.5)
     sched = train_schedule(rng, x, y, x, y, tr.n_epochs, tr.n_val_samples)
     learn = (sched.T[:, -1] == 1.0)[None]
     r = run_in_sub_blocks(student, sched.X[None], sched.T[None], learn, n, check_stop, record=rec,

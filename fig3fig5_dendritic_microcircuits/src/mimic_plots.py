@@ -1,4 +1,4 @@
-"""Mimic plots of spec §7 (`mimic_<name>.png`), read from a mimic run folder."""
+"""Mimic plots of model §7 (`mimic_<name>.png`), read from a mimic run folder."""
 from pathlib import Path
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""An ensemble of K independent dendritic cortical microcircuits (spec §1-§3) stepping together.
+"""An ensemble of K independent dendritic cortical microcircuits (model §1-§3) stepping together.
 
 Each network has its own seed (numpy legacy MT19937 stream for weights and later permutations), its own
 NetParams (LE or orig, conductances, learning rates, out_lag) and, in `run`, its own input/target
@@ -7,6 +7,8 @@ schedule and learning flags. A single run is K = 1.
 from dataclasses import dataclass
 
 import numpy as np
+
+from common.errors import UsageError
 
 from . import engine_numba, engine_numpy
 from .engine_call import Ensemble, Recording, Schedule
@@ -24,13 +26,16 @@ class RunResult:
 
 
 def _resolve_engine(engine):
-    if engine == "auto":
-        return ("numba", None) if engine_numba.AVAILABLE else ("numpy", engine_numba.UNAVAILABLE_MSG)
-    if engine == "numba" and not engine_numba.AVAILABLE:
-        raise RuntimeError(engine_numba.UNAVAILABLE_MSG)
-    if engine not in ("numba", "numpy"):
+    """(engine, note or None): the note says why 'auto' runs numpy or the compiled engine runs slower."""
+    if engine not in ("numba", "numpy", "auto"):
         raise ValueError(f"unknown engine {engine!r} (numba|numpy|auto)")
-    return engine, None
+    if engine == "auto" and not engine_numba.AVAILABLE:
+        return "numpy", engine_numba.UNAVAILABLE_MSG
+    if engine == "numpy":
+        return engine, None
+    if not engine_numba.AVAILABLE:
+        raise UsageError(f"engine 'numba': {engine_numba.UNAVAILABLE_MSG}")
+    return "numba", "; ".join(engine_numba.NOTES) or None
 
 
 class Microcircuits:
@@ -48,12 +53,12 @@ class Microcircuits:
         iws = list(iw) if isinstance(iw, (list, tuple)) else [iw] * len(params)   # one per network
         self.S = np.zeros((self.K, self.lay.n_state), dtype=np.float32)    # (K, n_state)
         self.rate = np.zeros((self.K, self.lay.n_rate), dtype=np.float32)  # (K, n_rate) φ(p(X))
-        self.rngs = [np.random.RandomState(s) for s in seeds]               # spec §1.1 legacy seed
+        self.rngs = [np.random.RandomState(s) for s in seeds]               # model §1.1 legacy seed
         for k, rng in enumerate(self.rngs):
             for layer, f, _ in self.lay.weight_names():
                 shape = self.lay.fields[(layer, f)][1]
                 key = "up" if f == "W_up" else f[2:]
-                s = rng.random_sample(shape).astype(np.float32)              # spec Q13: cast first
+                s = rng.random_sample(shape).astype(np.float32)              # model Q13: cast first
                 self.lay.view(self.S, layer, f)[k] = (s - 0.5) * 2 * iws[k][key]
         self.par, self.par64, self.ipar = pack(self.params, self.lay.n_layers)
         self.active = np.ones(self.K, dtype=bool)                            # False once diverged
@@ -65,7 +70,7 @@ class Microcircuits:
         return self.lay.view(self.S, layer, name)
 
     def reflect(self, which=None):
-        """Self-predicting initialisation (spec §1.6) for the networks in `which` (default all)."""
+        """Self-predicting initialisation (model §1.6) for the networks in `which` (default all)."""
         which = range(self.K) if which is None else which
         L = self.lay.n_layers
         for k in which:
@@ -94,19 +99,21 @@ class Microcircuits:
                 raise ValueError(f"{key}: shape {w.shape}, expected {self.W(layer, f)[k].shape}")
             self.W(layer, f)[k] = w
 
-    def save_weights(self, path, k=0):
-        np.savez(path, **self.weights(k))
-
-    def load_weights(self, path, k=0):
-        with np.load(path, allow_pickle=False) as z:
-            self.set_weights(k, {key: z[key] for key in z.files})
-
     # ---- state for checkpoints -----------------------------------------------------------------
     def get_state(self):
         st = {"S": self.S.copy(), "par": self.par.copy(), "active": self.active.copy()}
         if self._run_state is not None:
             st.update({"run_" + key: v.copy() for key, v in self._run_state.items() if v is not None})
         return st
+
+    def get_states(self):
+        """One state dict per network (arrays without the K axis), for its own checkpoint."""
+        st = self.get_state()
+        return [{key: np.array(v[k]) for key, v in st.items()} for k in range(self.K)]
+
+    def set_states(self, states):
+        """Inverse of get_states: the ensemble state from one state dict per network."""
+        self.set_state({key: np.stack([st[key] for st in states]) for key in states[0]})
 
     def set_state(self, st):
         self.S[...] = st["S"]
@@ -136,7 +143,7 @@ class Microcircuits:
 
     # ---- simulation ----------------------------------------------------------------------------
     def start_run(self, X0, T0):
-        """Spec §3 setup: zero all potentials (weights kept), r <- X[0], y <- T[0], LE y_last <- 0."""
+        """Model §3 setup: zero all potentials (weights kept), r <- X[0], y <- T[0], LE y_last <- 0."""
         keep = self.weights_all()
         self.S[...] = 0.0
         for (layer, f), arr in keep.items():
@@ -146,7 +153,7 @@ class Microcircuits:
         self._run_state = {
             "rbuf": np.array(X0, dtype=np.float64).reshape(K, -1).copy(),          # (K, N0)
             "ybuf": np.array(T0[:, :NL], dtype=np.float64).copy(),                 # (K, N_L)
-            "ylast": np.zeros((K, NL), dtype=np.float64),                          # spec Q6
+            "ylast": np.zeros((K, NL), dtype=np.float64),                          # model Q6
             "flag_last": np.array(T0[:, NL], dtype=np.float64).copy(),             # (K,)
             "acc": None, "cnt": np.zeros(K, dtype=np.int64),
         }
@@ -156,7 +163,7 @@ class Microcircuits:
 
     def run(self, X, T=None, learn=False, n=1, record=(), record_every=1, reset=True,
             finalize=True, store_delta=False):
-        """Simulate patterns X (K, P, N0) for n steps each (spec §3).
+        """Simulate patterns X (K, P, N0) for n steps each (model §3).
 
         T: (K, P, N_L + 1) targets with the nudge flag in the last column (None: no target ever).
         learn: bool or (K, P) per-pattern learning flags (validation patterns: False).
@@ -170,7 +177,7 @@ class Microcircuits:
         NL = lay.dims[-1]
         if X.shape != (K, P, lay.dims[0]):
             raise ValueError(f"X must have shape (K={K}, P, {lay.dims[0]}), got {X.shape}")
-        if T is None:                     # spec Q12: an LE run without targets works here
+        if T is None:                     # model Q12: an LE run without targets works here
             T = np.zeros((K, P, NL + 1))
         T = np.ascontiguousarray(T, dtype=np.float64)                                # (K, P, NL+1)
         if T.shape != (K, P, NL + 1):
@@ -195,7 +202,7 @@ class Microcircuits:
         recording = Recording(rec_idx, c, trace, np.zeros(K, dtype=np.int64))
         engine = engine_numba if self.engine == "numba" else engine_numpy
         out, div_at = engine.run(lay, ens, sched, recording)
-        if finalize and rec_idx.size and rs["cnt"].max() > 0:     # final partial block (spec §3)
+        if finalize and rec_idx.size and rs["cnt"].max() > 0:     # final partial block (model §3)
             last = (rs["acc"] / np.maximum(rs["cnt"], 1)[:, None]).astype(np.float32)
             trace = np.concatenate([trace, last[:, None]], axis=1)
             rs["acc"][:] = 0.0

@@ -1,4 +1,4 @@
-"""Per-network model parameters and the constants derived from them (spec §1.2, §5)."""
+"""Per-network model parameters and the constants derived from them (model §1.2, §5)."""
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,7 +11,7 @@ P_ETA0 = 16                       # then (dt*eta_up, dt*eta_pi, dt*eta_ip) per l
 # columns of the int64 row
 I_LE, I_N_OUT, I_N_LL, I_RATES_FROM_SOMA = range(4)
 
-CLIP_HIDDEN, CLIP_OUT = 4.0, 5.0  # spec §1.1: W_up clipped to ±4 (hidden) and ±5 (output)
+CLIP_HIDDEN, CLIP_OUT = 4.0, 5.0  # model §1.1: W_up clipped to ±4 (hidden) and ±5 (output)
 
 
 def n_steps(t, dt):
@@ -21,7 +21,7 @@ def n_steps(t, dt):
 
 @dataclass(frozen=True)
 class NetParams:
-    """Parameters of one microcircuit network (spec §5 network_params, minus dims/bias/init)."""
+    """Parameters of one microcircuit network (model §5 network_params, minus dims/bias/init)."""
     latent_eq: bool
     dt: float
     gl: float
@@ -36,21 +36,21 @@ class NetParams:
     out_lag: float
     learning_lag: float
     bias_val: float = 0.0
-    output_leak: Literal["with_gsom", "without_gsom"] = "with_gsom"   # spec Q4
-    # spec §10 test 15 ablations: LE rates/nudging/readout from the soma u instead of ŭ (plasticity
+    output_leak: Literal["with_gsom", "without_gsom"] = "with_gsom"   # model Q4
+    # model §10 test 15 ablations: LE rates/nudging/readout from the soma u instead of ŭ (plasticity
     # post-term and target delay stay LE); interneurons without the g_S ν nudging term
     ablation: Literal["none", "rates_from_soma", "no_interneuron_nudging"] = "none"
 
 
 
 def derived(p: NetParams) -> dict:
-    """Derived conductances and factors of spec §1.2 (float64)."""
+    """Derived conductances and factors of model §1.2 (float64)."""
     G_P = p.gl + p.gb + p.ga
-    G_I = p.gl + p.gb + p.gsom          # spec Q3: interneurons use g_B, not g_D
+    G_I = p.gl + p.gb + p.gsom          # model Q3: interneurons use g_B, not g_D
     G_O = p.gl + p.gb + p.gsom
     return {
         "G_P": G_P, "G_I": G_I, "G_O": G_O,
-        "G_O_notgt": G_O if p.output_leak == "with_gsom" else p.gl + p.gb,   # spec Q4
+        "G_O_notgt": G_O if p.output_leak == "with_gsom" else p.gl + p.gb,   # model Q4
         "alpha_P": p.gb / G_P, "alpha_I": p.gb / (p.gl + p.gb), "alpha_O": p.gb / (p.gl + p.gb),
         "lambda_out": p.gsom / G_O, "lambda_inter": p.gsom / (p.gl + p.gd + p.gsom),
         "lambda_hidden": p.ga / G_P,

@@ -1,9 +1,24 @@
-"""Per-run plots (spec §7), drawn from arrays read out of run folders."""
+"""Per-run plots (model §7), drawn from arrays read out of run folders."""
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from common.errors import UsageError  # noqa: E402
+
+
+def save(fig, path):
+    """Write and close the figure; a failed write (full disk) is one line naming the file."""
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror or err}; free space in {Path(path).parent}, "
+                         "then draw the plots again with `eval RUN_DIR` of the entry script") from None
+    finally:
+        plt.close(fig)
 
 
 def plot_val_curve(epochs, mse, acc, path, with_acc=True):
@@ -18,8 +33,7 @@ def plot_val_curve(epochs, mse, acc, path, with_acc=True):
         ax2.set_ylabel("validation accuracy (%)", color="green")
         ax2.set_ylim(-5, 105)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_outputs(u_out, u_tgt, path, title=""):
@@ -35,8 +49,7 @@ def plot_outputs(u_out, u_tgt, path, title=""):
     axes[0, 0].set_title(title)
     axes[-1, 0].set_xlabel("sample")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_lines(t, series, path, ylabel, hlines=(), logy=False, title=""):
@@ -53,5 +66,4 @@ def plot_lines(t, series, path, ylabel, hlines=(), logy=False, title=""):
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)

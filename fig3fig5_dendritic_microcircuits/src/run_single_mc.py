@@ -1,4 +1,4 @@
-"""Mimic task (Fig. 5): a student microcircuit with LE learns to reproduce a teacher (spec §6).
+"""Mimic task (Fig. 5): a student microcircuit with LE learns to reproduce a teacher (model §6).
 
   python run_single_mc.py train CONFIG.yaml [--seed S] [--out DIR] [--restart] [key=value ...]
   python run_single_mc.py eval RUN_DIR
@@ -19,8 +19,8 @@ from common.runfolder import RunFolder, default_run_dir
 from fig3fig5_dendritic_microcircuits.src.config import MimicConfig
 from fig3fig5_dendritic_microcircuits.src.mimic import run_mimic
 from fig3fig5_dendritic_microcircuits.src.mimic_plots import RUN_FILES, plot_all
-from fig3fig5_dendritic_microcircuits.src.runfolders import load_run_config, require_files
-from fig3fig5_dendritic_microcircuits.src.traces import save_arrays
+from fig3fig5_dendritic_microcircuits.src.runfolders import (load_run_config, require_files, save_array,
+                                                             save_arrays)
 
 FOLDER = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ def save_results(path, res):
     for stage in ("eval_pretrain", "eval"):
         for split, d in res[stage].items():
             save_arrays(path / f"{stage}_{split}.npz", d)
-    np.save(path / "val_mse.npy", res["val_mse"])
+    save_array(path / "val_mse.npy", res["val_mse"])
 
 
 def cmd_train(argv):
@@ -52,6 +52,8 @@ def cmd_train(argv):
                 run.log_metrics(epoch=e + 1, split="val", loss=mse)
 
         res = run_mimic(cfg, on_epoch_block=log_rows, check_stop=run.check_stop)
+        if res["engine_note"]:
+            print(f"note: {res['engine_note']}")
         run.add_steps(cfg.network.steps_per_pattern * tr.n_patterns * (tr.n_epochs_selfpred + 4 + tr.n_epochs * 2))
         save_results(run.path, res)
         for split in ("train", "test"):
@@ -69,6 +71,7 @@ def cmd_train(argv):
         run.complete(final)
         print(f"final validation MSE {final['final_val_loss']:.3g}; test MSE {final['test_loss']:.3g} "
               f"(before training {final['pretrain_test_loss']:.3g})")
+    if run.status == "completed":       # after the run: a failed plot leaves it completed
         plot_all(run.path, cfg)
     return run.exit_code
 

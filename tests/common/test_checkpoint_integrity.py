@@ -46,8 +46,7 @@ def directory(p):
 
 
 @pytest.mark.parametrize("damage, words", [(truncate, "damaged"), (empty, "empty"),
-                                           (garbage, "not a checkpoint"), (flip_64_bytes, "damaged"),
-                                           (directory, "not a file")])
+                                           (garbage, "not a checkpoint"), (flip_64_bytes, "damaged")])
 def test_damaged_checkpoint(tmp_path, capsys, monkeypatch, damage, words):
     folder = interrupted_run(tmp_path, capsys, monkeypatch)
     damage(folder / "checkpoint.pt")
@@ -60,6 +59,19 @@ def test_damaged_checkpoint(tmp_path, capsys, monkeypatch, damage, words):
     assert refused(tmp_path, capsys, "checkpoint.pt")         # still refused on the next try
     code, _ = run(tmp_path, capsys, "--restart")
     assert code == 0 and status(folder) == "completed"
+
+
+def test_directory_in_place_of_the_checkpoint(tmp_path, capsys, monkeypatch):
+    """The project never writes a folder named checkpoint.pt: the folder is not used, even with
+    --restart, and nothing in it is removed."""
+    folder = interrupted_run(tmp_path, capsys, monkeypatch)
+    directory(folder / "checkpoint.pt")
+    (folder / "checkpoint.pt" / "mine.txt").write_text("kept")
+    for extra in ((), ("--restart",)):
+        code, err = run(tmp_path, capsys, *extra)
+        assert code == 2 and len(err) == 1 and "checkpoint.pt/" in err[0] and "did not write" in err[0]
+    assert (folder / "checkpoint.pt" / "mine.txt").read_text() == "kept"
+    assert status(folder) == "interrupted"
 
 
 def test_checkpoint_of_another_run(tmp_path, capsys, monkeypatch):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from common.cli import parse_seeds
-from common.config import ConfigError, load_config, load_config_dict
+from common.config import ConfigError, bounded, load_config, load_config_dict, seed_field
 from common.errors import UsageError
 from tests.common.test_config import BASE, Cfg, Eta
 from tests.common import toy_entry
@@ -88,3 +88,35 @@ def test_seed_ranges():
         parse_seeds("5-1")
     with pytest.raises(UsageError, match="twice"):
         parse_seeds("1-3,2")
+
+
+@dataclass(frozen=True)
+class Bounded:
+    dt: float = bounded(gt=0, le=1e3)
+    sizes: list[int] = bounded(ge=1, le=100_000)
+    seed: int = seed_field()
+    tau: float | None = bounded(gt=0, le=1e6, default=None)
+    horizon: float = bounded(gt=0, allow_inf=True, default=1.0)
+    free_int: int = 0
+    free_float: float = 0.0
+
+
+@pytest.mark.parametrize("override, key, words", [
+    ("dt=0", "dt", "> 0"), ("dt=1e308", "dt", "<= 1000"), ("sizes=[10, 1000000000]", "sizes[1]", "<= 100000"),
+    ("seed=-1", "seed", ">= 0"), ("seed=4294967296", "seed", "<= 4294967295"), ("tau=1e7", "tau", "<= 1e+06"),
+    ("horizon=-.inf", "horizon", "> 0"), ("free_int=2147483648", "free_int", "<= 2147483647"),
+    ("free_float=1e19", "free_float", "<= 1e+18"), ("free_int=" + "9" * 40, "free_int", "-bit integer"),
+])
+def test_values_outside_their_range(override, key, words):
+    """Declared ranges (also per list item and on optional fields) and the default ranges of ints
+    (int32) and floats (+-1e18) stop with one line naming the key and the range."""
+    base = {"dt": 0.1, "sizes": [3], "seed": 0}
+    with pytest.raises(ConfigError) as info:
+        load_config_dict(Bounded, base, [override])
+    assert f"config key '{key}'" in str(info.value) and words in str(info.value), info.value
+
+
+def test_values_at_the_edges_of_their_range():
+    cfg = load_config_dict(Bounded, {"dt": 1e3, "sizes": [1, 100_000], "seed": 2**32 - 1, "tau": None,
+                                     "horizon": float("inf"), "free_int": -2**31, "free_float": -1e18})
+    assert cfg.seed == 2**32 - 1 and cfg.horizon == float("inf") and cfg.tau is None

@@ -11,7 +11,7 @@ import pytest
 
 from common.errors import Diverged, Interrupted, UsageError
 from common.runfolder import RunFolder
-from common.rungroup import RunGroup, run_ensembles
+from common.rungroup import Restart, RunGroup, run_ensembles
 from tests.common.toy_entry import ToyConfig
 
 
@@ -143,3 +143,80 @@ def test_run_ensembles_groups_by_key_and_stops_after_an_interrupted_one(tmp_path
     trained.clear()
     assert run_ensembles([(2, tmp_path), (1, tmp_path)], lambda c: c % 2, train) == 128 + signal.SIGTERM
     assert trained == [[2]]                                  # the odd ensemble is left for the rerun
+
+
+def files(folder):
+    """Every file of a run folder and its bytes (the lock file is the OS's, not the run's)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != ".lock"}
+
+
+def _end(folder, seed, how, restart=False):
+    """A run folder that ended `how`: completed, diverged, or interrupted after one checkpoint."""
+    with RunGroup([(cfg(seed), folder)], restart=restart) as group:
+        run = group.entered[0]
+        run.save_checkpoint({"epoch": 0})
+        if how == "completed":
+            run.complete({"test_error": 1.0})
+        elif how == "diverged":
+            group.mark(run, Diverged(1, "loss is nan"))
+        else:
+            raise Interrupted(signal.SIGTERM)
+
+
+def test_sweep_restart_starts_over_only_the_broken_members(tmp_path):
+    """--restart of a sweep (Restart(broken=True)): a completed member keeps every byte, a member
+    that can resume resumes, and only the member whose checkpoint is broken starts over."""
+    names = ["done", "resumable", "broken"]
+    for k, (name, how) in enumerate(zip(names, ["completed", "interrupted", "interrupted"])):
+        _end(tmp_path / name, k, how)
+    (tmp_path / "broken" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    done = files(tmp_path / "done")
+    with pytest.raises(UsageError, match="checkpoint"):        # without --restart: refused, one line
+        RunGroup(jobs(tmp_path, names)).__enter__()
+    with RunGroup(jobs(tmp_path, names), restart=Restart(broken=True)) as group:
+        assert [r.path.name for r, _ in group.members] == ["resumable", "broken"]
+        resumable, broken = (r for r, _ in group.members)
+        assert resumable.resumed_state["epoch"] == 0 and broken.resumed_state is None
+        assert not (tmp_path / "broken" / "checkpoint.pt").exists()
+        for run, _ in group.members:
+            run.complete()
+    assert files(tmp_path / "done") == done
+
+
+def test_a_folder_of_another_config_is_broken_for_restart_and_a_held_folder_is_not(tmp_path):
+    """Another config's run in a member's folder starts over under Restart(broken=True); a folder
+    held by another process is refused (an OS reason) and its files stay."""
+    _end(tmp_path / "other", 7, "completed")                    # seed 7's run where seed 0 goes
+    _end(tmp_path / "held", 1, "interrupted")
+    held = files(tmp_path / "held")
+    with RunFolder(tmp_path / "held", cfg(1)):                 # writes summary.json and log.txt itself
+        with pytest.raises(UsageError, match="in use"):
+            RunGroup([(cfg(1), tmp_path / "held")], restart=Restart(broken=True)).__enter__()
+        for name in ("checkpoint.pt", "metrics.csv", "config.yaml"):
+            assert files(tmp_path / "held").get(name) == held.get(name), name
+    with RunGroup(jobs(tmp_path, ["other"]), restart=Restart(broken=True)) as group:
+        run = group.members[0][0]
+        assert run.resumed_state is None and "metrics.csv" not in files(tmp_path / "other")
+        run.complete()
+
+
+def test_a_diverged_run_is_final_unless_named(tmp_path):
+    """A rerun leaves a diverged member out (nothing entered, every byte kept, status diverged);
+    Restart naming its folder, or True for a single run, starts it over."""
+    _end(tmp_path / "div", 0, "diverged")
+    _end(tmp_path / "done", 1, "completed")
+    before = files(tmp_path / "div")
+    name_done = Restart(runs=frozenset({(tmp_path / "done").resolve()}))
+    for restart, members in ((False, []), (Restart(broken=True), []), (name_done, ["done"])):
+        with RunGroup(jobs(tmp_path, ["div", "done"]), restart=restart) as group:
+            assert [r.path.name for r in group.already_diverged] == ["div"]
+            assert [r.path.name for r, _ in group.members] == members
+            for run, _ in group.members:
+                run.complete()
+        assert files(tmp_path / "div") == before and summary(tmp_path / "div")["status"] == "diverged"
+    for restart in (Restart(runs=frozenset({(tmp_path / "div").resolve()})), True):
+        with RunGroup([(cfg(0), tmp_path / "div")], restart=restart) as group:
+            assert group.already_diverged == [] and group.members[0][0].resumed_state is None
+            group.entered[0].complete()
+        assert summary(tmp_path / "div")["status"] == "completed"
+        _end(tmp_path / "div", 0, "diverged", restart=True)

@@ -1,6 +1,7 @@
 """common/runs.py: finding, validating, grouping and summarising run folders."""
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +142,99 @@ def test_folder_found_from_run_path_when_command_lacks_it(tmp_path):
     run = runs.load_run(path)
     assert run.folder == "fig3fig5_dendritic_microcircuits" and run.stem == "bars_le_tpres_10"
     assert run.seed == 7
+
+
+def test_values_a_metric_cannot_take_are_refused_with_the_reason():
+    assert runs.out_of_range("test_error", 1e308) == "= 1e+308 is outside 0-100 %"
+    assert runs.out_of_range("val_accuracy", -0.5) == "= -0.5 is outside 0-100 %"
+    assert runs.out_of_range("test_loss", -1e-3) == "= -0.001 is negative"
+    assert runs.out_of_range("test_loss", math.inf).startswith("is not a finite number")
+    assert runs.out_of_range("final_val_MSE", -1.0) == "= -1 is negative"
+    assert [runs.out_of_range(k, v) for k, v in (("test_error", 0.0), ("test_error", 100.0), ("test_loss", 41.1),
+                                                 ("le_step_lag_tau", -3.0))] == [None] * 4
+
+
+def test_mean_std_near_the_float_limit_stays_finite():
+    mean, std, n = runs.mean_std([1e308, 1.5e308])
+    assert (n, mean) == (2, pytest.approx(1.25e308)) and std == pytest.approx(math.sqrt(2) * 0.25e308)
+
+
+def test_out_of_range_finals_and_curve_points_are_left_out_with_a_note(tmp_path):
+    rows = [{"epoch": e, "split": "val", "loss": 0.1, "error": err, "accuracy": 0} for e, err in
+            enumerate([50, 1e308, 20, -3])]
+    for seed, err in ((1, 10.0), (2, 1e308), (3, 30.0)):
+        make_run(tmp_path, F2B, "src/train.py", "2b_le", seed, final={"test_error": err}, metrics=rows)
+    found, _ = runs.find_runs([tmp_path])
+    group, = runs.group_runs(found)
+    assert group.stats("test_error") == (20.0, pytest.approx(math.sqrt(200)), 2)
+    assert group.left_out("test_error") == ["seed 2: test_error = 1e+308 is outside 0-100 %"]
+    with pytest.raises(runs.Unreadable, match=r"'test_error' = 1e\+308 is outside 0-100 %: left out"):
+        found[1].value("test_error")
+    epochs, err = found[0].curve("val", "error")
+    assert list(epochs) == [0, 2] and list(err) == [50.0, 20.0]
+    assert found[0].notes == ["metrics.csv: 2 val row(s) with 'error' = 1e+308 is outside 0-100 % left out"]
+
+
+def test_the_recorded_data_set_is_the_label_and_a_stand_in_is_marked(tmp_path):
+    cfg = {"dt": 0.1, "n_updates": 10}
+    fmnist = make_run(tmp_path, F2B, "src/train.py", "2b_le", 1, config=dict(cfg, dataset="fashion_mnist"))
+    real = make_run(tmp_path, F2B, "src/train.py", "2b_fa", 1, config=dict(cfg, dataset="fashion_mnist"),
+                    extra_summary={"dataset": "mnist"})                  # summary.json is the record read first
+    smoke = make_run(tmp_path, "fig2cde_higgs_mnist_cifar10", "train.py", "cifar10_le", 1,
+                     config={"task": "cifar10", "model": "le", "dataset": "synthetic"})
+    bars = make_run(tmp_path, "fig3fig5_dendritic_microcircuits", "src/run_bars.py", "bars_le_tpres_10", 1)
+    label = {r.stem: (r.data_label, r.stand_in) for r in runs.find_runs([tmp_path])[0]}
+    assert label == {"2b_le": ("Fashion-MNIST (stand-in for MNIST)", True), "2b_fa": ("MNIST", False),
+                     "cifar10_le": ("synthetic smoke data (stand-in for CIFAR-10)", True),
+                     "bars_le_tpres_10": (None, False)}
+    assert runs.data_title([runs.load_run(p) for p in (fmnist, real)]) == \
+        "Fashion-MNIST (stand-in for MNIST) and MNIST"
+    assert runs.data_title([runs.load_run(p) for p in (smoke, bars)]) == \
+        "data set not recorded and synthetic smoke data (stand-in for CIFAR-10)"
+
+
+def test_not_drawn_note_names_each_run_that_did_not_complete(tmp_path):
+    make_run(tmp_path, F2B, "src/train.py", "2b_le", 1)
+    make_run(tmp_path, F2B, "src/train.py", "2b_big_tau", 1, status="diverged", extra_summary={"diverged_epoch": 3})
+    make_run(tmp_path, F2B, "src/train.py", "2b_big_tau", 2, status="diverged", extra_summary={"diverged_epoch": 3})
+    make_run(tmp_path, F2B, "src/train.py", "2b_fa", 1, status="failed")
+    found, _ = runs.find_runs([tmp_path])
+    assert runs.not_drawn_note(found) == ("not drawn: 2b_big_tau: 2 diverged (seeds 1, 2, epoch 3); "
+                                          "2b_fa: 1 failed (seed 1)")
+    assert runs.not_drawn_note(found[:0]) == ""
+
+
+def test_special_files_are_named_and_never_opened(tmp_path):
+    import os
+
+    run = make_run(tmp_path, F2B, "src/train.py", "2b_le", 1)
+    (run / "metrics.csv").unlink(missing_ok=True)
+    os.mkfifo(run / "metrics.csv")
+    piped = make_run(tmp_path, F2B, "src/train.py", "2b_le", 2)
+    (piped / "summary.json").unlink()
+    os.mkfifo(piped / "summary.json")
+    found, skipped = runs.find_runs([tmp_path])
+    assert [r.path for r in found] == [run]
+    assert skipped == [f"{run / 'metrics.csv'}: a named pipe, not a regular file or folder: skipped",
+                       f"{piped / 'summary.json'}: a named pipe, not a regular file or folder: skipped"]
+    with pytest.raises(runs.Unreadable, match="metrics.csv is a named pipe, not a regular file"):
+        found[0].metrics()
+    with pytest.raises(runs.Unreadable, match="summary.json is a named pipe"):
+        runs.load_run(piped)
+    os.mkfifo(tmp_path / "pipe_root")
+    assert runs.find_runs([tmp_path / "pipe_root"]) == ([], [f"{tmp_path / 'pipe_root'}: a named pipe, not a "
+                                                             "regular file or folder: skipped"])
+
+
+def test_figures_go_beside_their_runs_never_into_the_repository_root(tmp_path):
+    from common.errors import UsageError
+
+    a = make_run(tmp_path / "runs", F2B, "src/train.py", "2b_le", 1)
+    b = make_run(tmp_path / "runs", F2B, "src/train.py", "2b_fa", 1)
+    assert runs.default_out([a], "f.png") == a.parent / "f.png"           # a run folder gains no file
+    assert runs.default_out([a, b], "f.png") == tmp_path / "runs" / "f.png"
+    assert runs.default_out([tmp_path / "runs"], "f.png") == tmp_path / "runs" / "f.png"
+    repo = Path(runs.__file__).resolve().parents[1]
+    for where in ([repo], [repo / F2B, tmp_path], [repo.parent]):
+        with pytest.raises(UsageError, match="give --out"):
+            runs.default_out(where, "f.png")

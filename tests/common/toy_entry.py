@@ -71,9 +71,12 @@ def main(argv=None):
             check_finite(epoch, loss=loss, w=w)
             run.log_metrics(epoch=epoch, split="val", loss=loss)
             print(f"epoch {epoch}: loss {loss:.6g}")
-            run.save_checkpoint({"w": w, "epoch": epoch, "rng": get_rng_state()})
-        run.log_metrics(epoch=cfg.epochs - 1, split="test", loss=loss)
-        run.complete({"test_loss": loss, "w": w.tolist()})
+            final = None
+            if epoch == cfg.epochs - 1:
+                run.log_metrics(epoch=epoch, split="test", loss=loss)
+                final = {"test_loss": loss, "w": w.tolist()}
+            # the last checkpoint carries the final metrics and marks the run completed
+            run.save_checkpoint({"w": w, "epoch": epoch, "rng": get_rng_state()}, final=final)
     return run.exit_code
 
 

@@ -1,14 +1,34 @@
-"""CUDA graphs: a replayed `present` equals the eager steps on the same GPU; the GPU agrees with the CPU
-to float32 rounding when no noise is drawn (CPU and CUDA generators give different noise streams)."""
+"""CUDA graphs: a replayed `present` equals the eager steps bitwise, on a GPU and under the CPU
+emulation of capture and replay (tests/graph_emulation.py); the GPU agrees with the CPU to float32
+rounding when no noise is drawn (CPU and CUDA generators give different noise streams)."""
 import pytest
 import torch
 
+from fig2b_fig4ac_mnist.src import cuda_graph
 from fig2b_fig4ac_mnist.src.cuda_graph import GraphPresenter
 from fig2b_fig4ac_mnist.src.network import LENetwork
 from tests.fig2b_fig4ac_mnist.helpers import batch, make_cfg
+from tests.graph_emulation import install
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+
+
+@pytest.fixture(params=["emulated", pytest.param("cuda", marks=needs_cuda)])
+def device(request, monkeypatch):
+    """cuda: real graphs; emulated: the presenter's graph calls emulated on the CPU."""
+    if request.param == "emulated":
+        install(monkeypatch, cuda_graph, host_tensors=lambda: [t for net in _NETS for t in host_side(net)])
+        return "cpu"
+    return "cuda"
+
+
+_NETS = []  # the networks whose presenter is emulated
+
+
+def host_side(net):
+    """The tensors an LENetwork keeps in host memory on a GPU (network.py: the tau_learning flags)."""
+    return [t for t in (net.tau_learning, net._tau_flags_seen) if t is not None]
 
 
 def _ensemble(device, noise_width):
@@ -22,10 +42,11 @@ def _batches(n, device):
     return [tuple(t.to(device) for t in batch(16, seed=s, dtype=torch.float32)) for s in range(n)]
 
 
-def test_graph_replay_equals_eager_steps():
-    eager, graphed = _ensemble("cuda", 0.2), _ensemble("cuda", 0.2)
+def test_graph_replay_equals_eager_steps(device):
+    eager, graphed = _ensemble(device, 0.2), _ensemble(device, 0.2)
     present = GraphPresenter(graphed)
-    for x, y in _batches(4, "cuda"):  # call 1: warm-up, call 2: capture and replay, then replays
+    _NETS[:] = [graphed]
+    for x, y in _batches(4, device):  # call 1: warm-up, call 2: capture and replay, then replays
         for train in (True, False):
             assert torch.equal(eager.present(x, y, 20, train), present(x, y, 20, train))
     assert len(present.graphs) == 2
@@ -34,6 +55,7 @@ def test_graph_replay_equals_eager_steps():
     assert all(torch.equal(g.get_state(), h.get_state()) for g, h in zip(eager.gens, graphed.gens))
 
 
+@needs_cuda
 def test_gpu_follows_the_cpu_to_float32_rounding_without_noise():
     cpu, gpu = _ensemble("cpu", 0.0), _ensemble("cuda", 0.0)
     present = GraphPresenter(gpu)

@@ -1,4 +1,4 @@
-"""Spec §8 T12: split, pixel scaling, batch order and the epoch schedule."""
+"""docs/model/fig2b_fig4ac_mnist.md §8 T12: split, pixel scaling, batch order and the epoch schedule."""
 import csv
 import json
 
@@ -15,7 +15,7 @@ def test_split_and_batches_match_the_authors():
     assert (tr.start, tr.stop, va.start, va.stop, te.start, te.stop) == (0, 50_000, 50_000, 60_000, 0, 10_000)
     batches = batch_order(len(tr), 512, False, None)
     assert len(batches) == 97 and torch.equal(batches[0], torch.arange(512))
-    assert torch.equal(torch.cat(batches), torch.arange(49_664))  # fixed order, drop_last (spec Q5)
+    assert torch.equal(torch.cat(batches), torch.arange(49_664))  # fixed order, drop_last (docs/model/fig2b_fig4ac_mnist.md Q5)
     assert torch.equal(torch.cat(batch_order(len(tr), 512, False, None)), torch.cat(batches))
     assert sum(len(b) for b in batch_order(len(va), 512, False, None)) == 9_728
     shuffled = batch_order(len(tr), 512, True, torch.Generator().manual_seed(0))

@@ -91,8 +91,8 @@ def test_sweep_resumes_after_interruption_with_identical_metrics(tmp_path, monke
     writes = []
     save = RunFolder.save_checkpoint
 
-    def save_then_signal(self, state):
-        save(self, state)
+    def save_then_signal(self, state, final=None):
+        save(self, state, final=final)
         writes.append(state["epoch"])
         if len(writes) == 9:  # epochs 0 and 1 of all four networks, epoch 2 of the first
             if how == "sigterm":

@@ -1,4 +1,4 @@
-"""Spec §8 T13: Fourier synthesis task and its network (nudging sign fixed by default, F2)."""
+"""docs/model/fig2b_fig4ac_mnist.md §8 T13: Fourier synthesis task and its network (nudging sign fixed by default, F2)."""
 from dataclasses import replace
 
 import numpy as np
@@ -37,7 +37,7 @@ def test_without_nudging_weights_stay_and_output_is_the_feedforward_map():
 @pytest.mark.parametrize("authors_sign", [False, True])
 def test_nudging_sign(authors_sign):
     """W frozen, hidden activity fixed: the output settles at (I + beta y)/(1 + beta) (fixed sign) or
-    (I - beta y)/(1 - beta) (the authors' sign, spec F2)."""
+    (I - beta y)/(1 - beta) (the authors' sign, docs/model/fig2b_fig4ac_mnist.md F2)."""
     p = replace(FourierParams(), authors_sign=authors_sign)
     net = FourierNet(p, np.float64)
     beta, y = 0.1, 0.7

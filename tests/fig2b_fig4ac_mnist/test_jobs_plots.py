@@ -3,6 +3,7 @@ import json
 import os
 import shlex
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +156,38 @@ def test_slurm_allocation_runs_each_job_as_a_step(tmp_path):
     assert res.returncode == 0, res.stderr
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert len(calls) == 3 and len({c.split()[0] for c in calls}) == 3  # one job step per ensemble
+
+
+def _titles(monkeypatch):
+    """{file name: [title, notes under the axes]} of every figure saved while the test runs."""
+    import matplotlib.figure
+
+    got, real = {}, matplotlib.figure.Figure.savefig
+
+    def savefig(fig, path, *args, **kwargs):
+        got[Path(path).name] = [fig.axes[0].get_title(), fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()] + [
+            t.get_text() for t in fig.texts]
+        return real(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    return got
+
+
+@pytest.mark.parametrize("plot", [plot_2b, plot_4a, plot_4c])
+def test_plots_refuse_without_runs_and_write_beside_the_runs(tmp_path, capsys, plot, monkeypatch):
+    name = plot.__name__.rsplit("_", 1)[1]  # 2b, 4a, 4c
+    assert plot.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"no Fig. {name} run folders" in err[0] and not list(tmp_path.iterdir())
+    stem = {"2b": "2b_le", "4a": "4a_exact_dt0.1", "4c": "4c_dt0.05_taus0.0_n20"}[name]
+    cfg = {"dt": 0.1, "n_updates": 20, "tau_s": 0.0, "dataset": "fashion_mnist"}
+    _fake_run(tmp_path / "runs", stem, 1, dict(cfg, seed=1), [80, 20], 10)
+    diverged = _fake_run(tmp_path / "runs", stem, 2, dict(cfg, seed=2), [80], 10)
+    (diverged / "summary.json").write_text(json.dumps({"status": "diverged", "final": {}, "diverged_epoch": 1}))
+    titles = _titles(monkeypatch)
+    assert plot.main([str(tmp_path / "runs")]) == 0
+    out = tmp_path / "runs" / f"fig{name}.png"
+    assert out.stat().st_size > 1000 and list(titles) == [out.name]
+    title, xlabel, ylabel, note = titles[out.name]
+    assert title.startswith(f"Fig. {name} on Fashion-MNIST (stand-in for MNIST):") and xlabel and ylabel
+    assert note == f"not drawn: {stem}: 1 diverged (seed 2, epoch 1)"

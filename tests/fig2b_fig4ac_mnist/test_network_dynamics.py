@@ -1,4 +1,4 @@
-"""Spec §8 T1, T2, T6, T7, T8: the Euler step, its latencies and its pipeline."""
+"""docs/model/fig2b_fig4ac_mnist.md §8 T1, T2, T6, T7, T8: the Euler step, its latencies and its pipeline."""
 import math
 
 import pytest
@@ -36,7 +36,7 @@ def test_t1_prospective_voltage_is_instantaneous(dt):
 
 
 def test_t1_mismatched_tau_overshoots():
-    net = make_net(dt=0.05, tau=20.0, tau_m=10.0)  # spec Q1: the 4c setting
+    net = make_net(dt=0.05, tau=20.0, tau_m=10.0)  # docs/model/fig2b_fig4ac_mnist.md Q1: the 4c setting
     x, y = _randomise_state(net, 8)
     u_old, e_old, r_old = [u.clone() for u in net.u], [e.clone() for e in net.e], [r.clone() for r in net.r]
     net.step(x, y, train=False)
@@ -86,7 +86,7 @@ def test_t2_non_prospective_output_is_a_leaky_cascade():
     """tau = 0: rates phi(u); errors left at e^{n-1} (~0 in eval) so the relaxation is the bare cascade."""
     net = make_net(tau=0.0, tau_m=10.0, dt=1.0, n_updates=200)
     at_1, at_3, at_6 = _cascade_residuals(net, [10, 30, 60])
-    assert at_1 >= 0.9 * 0.98  # spec: >~ 90 % at t = tau_m
+    assert at_1 >= 0.9 * 0.98  # docs/model/fig2b_fig4ac_mnist.md T2: >~ 90 % at t = tau_m
     assert 0.40 <= at_3 <= 0.60
     assert 0.05 <= at_6 <= 0.10
     # continuous 3-stage cascade e^{-s}(1 + s + s^2/2) as a cross-check of the shape

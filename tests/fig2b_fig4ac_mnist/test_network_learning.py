@@ -1,4 +1,4 @@
-"""Spec §8 T3, T4, T5, T9, T10, T11: learning rules, dt invariance, filters, tau learning, FA."""
+"""docs/model/fig2b_fig4ac_mnist.md §8 T3, T4, T5, T9, T10, T11: learning rules, dt invariance, filters, tau learning, FA."""
 import pytest
 import torch
 
@@ -50,24 +50,29 @@ def test_t3_finite_beta_output_error():
     torch.testing.assert_close(net.e[2], expect, rtol=1e-9, atol=1e-12)
 
 
-def _train_weights(dt, tau_width, seed_batches=(1, 2, 3)):
-    net = make_net(dt=dt, tau_width=tau_width, n_updates=10)
+FORMS = ("stepwise", "presentation")  # how I_1 follows learning within a presentation (model §1.6)
+
+
+def _train_weights(dt, tau_width, form, seed_batches=(1, 2, 3)):
+    net = make_net(dt=dt, tau_width=tau_width, n_updates=10, input_current=form)
     for s in seed_batches:
         x, y = batch(6, seed=s)
         net.present(x, y, 10, train=True)
     return [torch.cat([w.flatten(), b]) for w, b in zip(net.W, net.b)]
 
 
-def test_t4_dt_invariance_without_jitter():
-    ref = _train_weights(0.002, 0.0)
+@pytest.mark.parametrize("form", FORMS)
+def test_t4_dt_invariance_without_jitter(form):
+    ref = _train_weights(0.002, 0.0, form)
     for dt in (0.1, 2.0):
-        for a, b in zip(ref, _train_weights(dt, 0.0)):
+        for a, b in zip(ref, _train_weights(dt, 0.0, form)):
             assert (a - b).abs().max() < 1e-12, f"dt={dt}"
 
 
-def test_t4_jitter_breaks_dt_invariance():
-    ref = _train_weights(0.002, 0.2)
-    other = _train_weights(2.0, 0.2)
+@pytest.mark.parametrize("form", FORMS)
+def test_t4_jitter_breaks_dt_invariance(form):
+    ref = _train_weights(0.002, 0.2, form)
+    other = _train_weights(2.0, 0.2, form)
     assert max((a - b).abs().max().item() for a, b in zip(ref, other)) > 1e-6
 
 

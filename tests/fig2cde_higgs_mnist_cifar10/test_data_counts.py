@@ -1,4 +1,4 @@
-"""Spec §6 items 12-14: data bookkeeping, parameter counts, seed semantics."""
+"""docs/model/fig2cde_higgs_mnist_cifar10.md §6 items 12-14: data bookkeeping, parameter counts, seed semantics."""
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ def _loader_sizes(n, batch_size, drop_last):
     ("cifar10_bp_matched", [(312, 39_936), (78, 9_984), (78, 9_984)]),
 ])
 def test_loader_sizes_of_the_paper_configs(stem, sizes):
-    """Item 12 / spec §2.2 table: batch counts and evaluated samples from the configs' keys."""
+    """Item 12 / docs/model/fig2cde_higgs_mnist_cifar10.md §2.2 table: batch counts and evaluated samples from the configs' keys."""
     cfg = load_config(Config, CONFIGS / f"{stem}.yaml")
     if cfg.task == "higgs":
         pool = cfg.higgs_rows - cfg.higgs_test_rows

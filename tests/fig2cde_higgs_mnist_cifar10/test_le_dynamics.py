@@ -1,4 +1,4 @@
-"""Spec §6 items 1-3, 9-11: prospective voltage, inference = ANN, pipeline delays, step bookkeeping."""
+"""docs/model/fig2cde_higgs_mnist_cifar10.md §6 items 1-3, 9-11: prospective voltage, inference = ANN, pipeline delays, step bookkeeping."""
 import numpy as np
 import pytest
 import torch
@@ -6,7 +6,7 @@ import torch
 from fig2cde_higgs_mnist_cifar10.model.le_sequential import le_learning_rate
 from tests.fig2cde_higgs_mnist_cifar10.helpers import batch, make_net
 
-# stages + weight layers: steps after which eval output equals the ANN (spec §1.6)
+# stages + weight layers: steps after which eval output equals the ANN (docs/model/fig2cde_higgs_mnist_cifar10.md §1.6)
 SETTLE = {"higgs": 8, "mnist": 10}
 
 

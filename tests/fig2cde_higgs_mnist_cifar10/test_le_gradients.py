@@ -1,4 +1,4 @@
-"""Spec §6 items 7-8: fixed-point update of a single layer; small-beta match with backprop."""
+"""docs/model/fig2cde_higgs_mnist_cifar10.md §6 items 7-8: fixed-point update of a single layer; small-beta match with backprop."""
 import pytest
 import torch
 
@@ -56,7 +56,7 @@ def test_small_beta_updates_match_backprop(task):
 @pytest.mark.parametrize("task", ["higgs", "mnist"])
 def test_beta_point_one_differs_from_backprop_as_described(task):
     """Item 8: with beta = 0.1 at N(0, 0.05^2) init the nudged network does not match BP exactly
-    (spec: cosine 0.97-0.999, norm ratio 0.70-0.86 on the authors' batch). On this test's random
+    (docs/model/fig2cde_higgs_mnist_cifar10.md §6 item 8: cosine 0.97-0.999, norm ratio 0.70-0.86 on the authors' batch). On this test's random
     batch the per-layer values lie in 0.95-0.999 and 0.73-0.88, so the bands are widened by those
     few percent; a ratio near 1 would mean the nudging is missing."""
     for s, le_W, le_b, bp_W, bp_b in _le_vs_bp(task, 0.1, steps=100):

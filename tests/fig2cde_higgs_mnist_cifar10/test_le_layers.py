@@ -1,4 +1,4 @@
-"""Spec §6 items 4-6: conv error = transposed convolution, conv updates = autograd / B, max-pool
+"""docs/model/fig2cde_higgs_mnist_cifar10.md §6 items 4-6: conv error = transposed convolution, conv updates = autograd / B, max-pool
 routing = autograd including ties."""
 import pytest
 import torch

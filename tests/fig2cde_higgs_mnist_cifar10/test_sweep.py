@@ -1,5 +1,6 @@
 """`train.py sweep`: K seeds as one ensemble write the run folders of the K separate runs (bitwise on the
-CPU), resume after SIGTERM, and a diverging member ends `diverged` while the others go on unchanged.
+CPU), resume after SIGTERM, a diverging member ends `diverged` while the others go on unchanged and
+stays so on a rerun, and --restart starts over only the members that cannot be resumed.
 The batched (GPU) kernels are compared with single networks in test_ensemble.py."""
 import csv
 import json
@@ -115,6 +116,40 @@ def test_diverging_member_is_recorded_and_dropped(tmp_path, monkeypatch):
         run = root / "smoke_higgs_le" / f"seed{s}"
         assert json.loads((run / "summary.json").read_text())["status"] == "completed"
         assert _rows(run) == _rows(singles[s])
+    # the rerun of the finished sweep trains nothing: diverged is final like completed
+    before = {s: _files(root / "smoke_higgs_le" / f"seed{s}") for s in SEEDS}
+    built = []
+    monkeypatch.setattr(train, "setup", lambda cfg, device: built.append(cfg.seed) or setup(cfg, device))
+    assert train.main(["sweep", str(config), "--seeds", "1-3", "--root", str(root), "--restart"] + overrides) == 0
+    assert built == []
+    assert {s: _files(root / "smoke_higgs_le" / f"seed{s}") for s in SEEDS} == before
+
+
+def _files(run_dir):
+    """Every file of a run folder and its bytes (.lock is the operating system's)."""
+    return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir()) if p.name != ".lock"}
+
+
+def test_restart_of_a_sweep_starts_over_only_its_broken_member(tmp_path, capsys):
+    """Seed 1 completed, seed 2's folder holds a run of another config: without --restart the sweep
+    stops with one line that names the sweep option for that folder alone, and changes nothing; with
+    --restart seed 2 is computed (equal to its single run) and seed 1 keeps every byte."""
+    config, overrides = str(CONFIGS / "smoke_higgs_le.yaml"), ["epochs=1"]
+    root = tmp_path / "sweep"
+    done, broken = root / "smoke_higgs_le" / "seed1", root / "smoke_higgs_le" / "seed2"
+    assert train.main(["sweep", config, "--seeds", "1", "--root", str(root)] + overrides) == 0
+    assert train.main([config, "seed=2", "epochs=2", "--out", str(broken)]) == 0  # another config
+    before = _files(done), _files(broken)
+    capsys.readouterr()
+    assert train.main(["sweep", config, "--seeds", "1-2", "--root", str(root)] + overrides) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another config" in err[0] and f"--restart-run {broken}" in err[0]
+    assert (_files(done), _files(broken)) == before
+    assert train.main(["sweep", config, "--seeds", "1-2", "--root", str(root), "--restart"] + overrides) == 0
+    assert _files(done) == before[0]
+    single = tmp_path / "single2"
+    assert train.main([config, "seed=2", "--out", str(single)] + overrides) == 0
+    assert _rows(broken) == _rows(single)
 
 
 @pytest.mark.parametrize("args", [["--seeds", "1,x"], ["--seeds", "1,1"], ["--seeds", "1", "seed=3"], []])

@@ -1,4 +1,4 @@
-"""voltage_form (spec Q2): the authors' float32 evaluation u_hat = u + tau ((a - u + eps) / tau), with
+"""voltage_form (docs/model/fig2cde_higgs_mnist_cifar10.md Q2): the authors' float32 evaluation u_hat = u + tau ((a - u + eps) / tau), with
 u_hat - a handed down, equals the exact form u_hat = a + eps up to rounding until the rounding flips a
 hard-sigmoid kink or a max-pool choice."""
 from pathlib import Path

@@ -22,7 +22,7 @@ def mimic_cfg(*overrides):
 
 
 def params(le, N=10, out_lag=None, ablation="none", output_leak="with_gsom", n_layers=2, eta=1.0):
-    """Bars-like parameters (spec §5) for N steps per pattern; eta scales all learning rates."""
+    """Bars-like parameters (docs/model/fig3fig5_dendritic_microcircuits.md §5) for N steps per pattern; eta scales all learning rates."""
     t = N * 0.1
     up = [0.5 / t * eta] * (n_layers - 1) + [0.1 / t * eta]
     ip = [0.2 / t * eta] * (n_layers - 1) + [0.0]

@@ -36,7 +36,7 @@ def smoke_run(tmp_path_factory):
     return out
 
 
-def test_train_writes_run_folder_with_bookkeeping(smoke_run):            # spec §10 test 13
+def test_train_writes_run_folder_with_bookkeeping(smoke_run):  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 13
     s = summary(smoke_run)
     assert s["status"] == "completed"
     r = rows(smoke_run)
@@ -71,8 +71,10 @@ def test_eval_reproduces_stored_test_metrics_and_plots(smoke_run, capsys):
 
 
 def _orig_smoke(tmp_path):
+    """The smoke config without LE, recording other traces (as the paper's N = 500 configs do)."""
     cfg = yaml.safe_load(SMOKE.read_text())
     cfg["network"]["latent_eq"] = False
+    cfg["training"]["recorded_quants"] = [["inn_soma", "W_up", "W_ip"], ["pyr_soma", "W_up"]]
     path = tmp_path / "smoke_orig.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -86,14 +88,16 @@ def test_sweep_and_train_agree_on_a_run(tmp_path):
     for stem in ("smoke_bars", "smoke_orig"):
         for seed in (7, 8):
             assert summary(tmp_path / "sweep" / stem / f"seed{seed}")["status"] == "completed"
-    single = tmp_path / "single"
-    assert run_bars.main(["train", str(orig), "--seed", "8", "--out", str(single),
-                          "training.n_epochs=2"]) == 0
-    swept = tmp_path / "sweep" / "smoke_orig" / "seed8"
-    assert rows(single) == rows(swept)
-    for name in ("weights_post.npz", "eval_test.npz"):
-        a, b = np.load(single / name), np.load(swept / name)
-        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    for config, stem in ((orig, "smoke_orig"), (SMOKE, "smoke_bars")):
+        single = tmp_path / f"single_{stem}"
+        assert run_bars.main(["train", str(config), "--seed", "8", "--out", str(single),
+                              "training.n_epochs=2"]) == 0
+        swept = tmp_path / "sweep" / stem / "seed8"
+        assert rows(single) == rows(swept)
+        (trace,) = [p.relative_to(single) for p in single.glob("traces/*.npz")]
+        for name in ("weights_post.npz", "eval_test.npz", trace):   # each with its own traces
+            a, b = np.load(single / name), np.load(swept / name)
+            assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
 def test_interrupted_run_resumes_to_identical_metrics(tmp_path, monkeypatch, capsys):

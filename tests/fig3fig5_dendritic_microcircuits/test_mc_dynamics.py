@@ -1,4 +1,4 @@
-"""Spec §10 tests 5-10, the two engines against each other, ensembles against single runs."""
+"""docs/model/fig3fig5_dendritic_microcircuits.md §10 tests 5-10, the two engines against each other, ensembles against single runs."""
 import numpy as np
 import pytest
 
@@ -69,7 +69,7 @@ def test_chunked_and_resumed_runs_equal_one_run(engine):
     assert np.array_equal(resumed.S, whole.S)
     for key in rec:
         assert np.array_equal(np.concatenate([r1.traces[key], r2.traces[key]], 1), rw.traces[key])
-    assert rw.traces[rec[0]].shape[1] == int(np.ceil(200 / 3))          # spec §3 ceil(P n / c)
+    assert rw.traces[rec[0]].shape[1] == int(np.ceil(200 / 3))  # docs/model/fig3fig5_dendritic_microcircuits.md §3 ceil(P n / c)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -98,7 +98,7 @@ def _bars_run(le, N, n_epochs, record, store_delta=False, engine="numba"):
     return m, r
 
 
-def test_le_prospective_voltage_equals_steady_state_every_step():        # spec §10 test 5
+def test_le_prospective_voltage_equals_steady_state_every_step():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 5
     rec = [(0, "pyr_forw"), (0, "pyr_steadystate"), (0, "inn_forw"), (0, "inn_steadystate"),
            (1, "pyr_forw"), (1, "pyr_steadystate")]
     _, r = _bars_run(True, 10, 5, rec)
@@ -107,7 +107,7 @@ def test_le_prospective_voltage_equals_steady_state_every_step():        # spec 
         assert np.abs(r.traces[rec[a]] - r.traces[rec[b]]).max() <= 3 * ulp
 
 
-def test_orig_soma_approaches_steady_state_geometrically():             # spec §10 test 6
+def test_orig_soma_approaches_steady_state_geometrically():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 6
     m = net([params(False)], [3], reflect=True)
     m.W(0, "W_down")[...] = 0.0                                        # v^A = 0: s^P is constant
     m.W(0, "W_pi")[...] = 0.0
@@ -138,7 +138,7 @@ def _selfpred_run(le, N=100, P=4):
     return {key[1] + str(key[0]): v[0].reshape(N * P, -1) for key, v in r.traces.items()}
 
 
-def test_le_self_predicting_state_without_target():                     # spec §10 test 7
+def test_le_self_predicting_state_without_target():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 7
     N = 100
     t = _selfpred_run(True, N)
     vA = np.abs(t["pyr_apical0"]).max(1)                                 # (steps,)
@@ -153,7 +153,7 @@ def test_le_self_predicting_state_without_target():                     # spec �
     assert np.abs(t["Delta_up1"]).max() < 1e-6                          # output: every step
 
 
-def test_orig_apical_error_persists_for_short_patterns():               # spec §10 test 8
+def test_orig_apical_error_persists_for_short_patterns():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 8
     N = 100
     t_orig, t_le = _selfpred_run(False, N), _selfpred_run(True, N)
     for q in range(1, 4):
@@ -163,7 +163,7 @@ def test_orig_apical_error_persists_for_short_patterns():               # spec �
     assert np.abs(t_orig["Delta_up1"]).max() > 1e-3                     # spurious plasticity
 
 
-def test_latency_le_one_step_orig_slow():                               # spec §10 test 9
+def test_latency_le_one_step_orig_slow():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 9
     x, _ = bars_patterns()
     for le, n in ((True, 50), (False, 2000)):
         m = net([params(le, N=n // 10, out_lag=0.0)], [12354])
@@ -178,7 +178,7 @@ def test_latency_le_one_step_orig_slow():                               # spec �
             assert np.abs(u[-1] - u[n + 300]).max() < 0.05 * total        # settles over hundreds
 
 
-def test_le_target_is_delayed_by_one_step():                            # spec §10 test 10, Q6
+def test_le_target_is_delayed_by_one_step():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 10, Q6
     x, _ = bars_patterns()
     n = 20
     y1, y2 = [1.0, 0.1, 0.1], [0.1, 0.1, 1.0]
@@ -198,7 +198,7 @@ def test_le_target_is_delayed_by_one_step():                            # spec �
     assert np.abs(u[n + 1] - b[rec[0]][n + 1]).max() > 1e-3
     assert np.array_equal(tgt[2 * n], np.float32(y1))                    # step 2n still applies y1
     assert np.abs(u[2 * n] - (GB * v[2 * n] + GS * np.float32(y1)) / GO).max() < 1e-6
-    # first step of a run whose first pattern is nudged: zero target, nudged (spec Q6)
+    # first step of a run whose first pattern is nudged: zero target, nudged (docs/model/fig3fig5_dendritic_microcircuits.md Q6)
     m = net([params(True, N=n)], [12354])
     r = m.run(x[[0]][None], np.array([[y1 + [1]]]), learn=False, n=n, record=rec, record_every=1)
     u0, v0 = r.traces[rec[0]][0][0], r.traces[rec[1]][0][0]

@@ -1,4 +1,4 @@
-"""Learning outcomes: spec §10 tests 11 (slow), 12, 14, 15."""
+"""Learning outcomes: docs/model/fig3fig5_dendritic_microcircuits.md §10 tests 11 (slow), 12, 14, 15."""
 import numpy as np
 import pytest
 
@@ -22,7 +22,7 @@ def val_curves(ps, N, n_epochs, seeds, engine="numba"):
     return [np.array(epoch_metrics(r.out[k], T[k], 16, 8)) for k in range(len(ps))]
 
 
-def test_learning_rate_scaling_gives_same_learning_per_epoch():          # spec §10 test 12
+def test_learning_rate_scaling_gives_same_learning_per_epoch():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 12
     c50 = val_curves([params(True, N=50)], 50, 100, [12354])[0]
     c100 = val_curves([params(True, N=100)], 100, 100, [12354])[0]
     for e in (24, 49, 99):
@@ -30,7 +30,7 @@ def test_learning_rate_scaling_gives_same_learning_per_epoch():          # spec 
     assert c100[99, 0] > 0.03                     # 100 epochs: still far from the final MSE
 
 
-def test_le_prospective_rates_are_what_makes_short_patterns_learnable():  # spec §10 test 15a
+def test_le_prospective_rates_are_what_makes_short_patterns_learnable():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 15a
     le, soma_rates, orig = val_curves(
         [params(True, N=10), params(True, N=10, ablation="rates_from_soma"), params(False, N=10)],
         10, 1000, [12354] * 3)
@@ -38,7 +38,7 @@ def test_le_prospective_rates_are_what_makes_short_patterns_learnable():  # spec
     assert soma_rates[-1, 0] > 0.1 and orig[-1, 0] > 0.1
 
 
-def test_interneuron_nudging_is_what_cancels_the_apical_potential():      # spec §10 test 15b
+def test_interneuron_nudging_is_what_cancels_the_apical_potential():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 15b
     x = X_BARS[[0, 3]][None]
     res = {}
     for abl in ("none", "no_interneuron_nudging"):
@@ -50,7 +50,7 @@ def test_interneuron_nudging_is_what_cancels_the_apical_potential():      # spec
     assert res["no_interneuron_nudging"] > 1e-2
 
 
-def test_mimic_self_prediction_and_task_learning():                      # spec §10 test 14
+def test_mimic_self_prediction_and_task_learning():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 14
     out = run_mimic(mimic_cfg())
     w = out["weights_post_selfpred"]
     assert np.abs(w["W_pi_1"] + w["W_down_1"]).max() < 1e-4
@@ -64,12 +64,12 @@ def test_mimic_self_prediction_and_task_learning():                      # spec 
     assert np.abs(wp["W_up_out"] - wt["W_up_out"]).max() < 0.005
     assert np.abs(wp["W_up_1"] - wt["W_up_1"]).max() < 0.015
     assert np.abs(wp["W_ip_1"] - wp["W_up_out"]).max() < 1e-3
-    assert np.array_equal(wp["W_pi_1"], w["W_pi_1"])                     # spec Q14: W_pi frozen
+    assert np.array_equal(wp["W_pi_1"], w["W_pi_1"])  # docs/model/fig3fig5_dendritic_microcircuits.md Q14: W_pi frozen
     assert np.ptp(out["teacher_y"]) < np.ptp(out["teacher_x"])            # narrower target range
 
 
 @pytest.mark.slow
-def test_bars_reproduction_le_learns_orig_stays_on_plateau():            # spec §10 test 11
+def test_bars_reproduction_le_learns_orig_stays_on_plateau():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 11
     Ns = (10, 20, 50, 100)
     finals = {}
     for N in Ns:
@@ -82,11 +82,11 @@ def test_bars_reproduction_le_learns_orig_stays_on_plateau():            # spec 
 
 
 @pytest.mark.slow
-def test_bars_orig_learns_slowly_at_N_1000():                             # spec §10 test 11
+def test_bars_orig_learns_slowly_at_N_1000():  # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 11
     orig = val_curves([bars_cfg("orig", 1000).network.net_params()], 1000, 1000, [12354])[0]
     assert orig[-1, 0] < 0.17                                             # below the plateau
 
 
-def test_mimic_w_pi_keeps_learning_when_not_frozen():                    # spec Q14 key
+def test_mimic_w_pi_keeps_learning_when_not_frozen():  # docs/model/fig3fig5_dendritic_microcircuits.md Q14 key
     out = run_mimic(mimic_cfg("training.mimic_freeze_w_pi=false", "training.n_epochs=2"))
     assert not np.array_equal(out["weights_post"]["W_pi_1"], out["weights_post_selfpred"]["W_pi_1"])

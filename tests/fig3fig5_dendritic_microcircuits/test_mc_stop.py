@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from fig3fig5_dendritic_microcircuits.src import run_bars, run_single_mc, sub_blocks
+from fig3fig5_dendritic_microcircuits.src import protocol, run_bars, run_single_mc
 from fig3fig5_dendritic_microcircuits.src.network import Microcircuits
-from fig3fig5_dendritic_microcircuits.src.sub_blocks import run_in_sub_blocks
+from fig3fig5_dendritic_microcircuits.src.protocol import run_in_sub_blocks
 
 from .helpers import CONFIGS, FOLDER, net, params, random_schedule
 
@@ -32,7 +32,7 @@ def test_sub_blocks_are_bit_identical_to_one_engine_call(monkeypatch):
     whole, parts = ensemble(), ensemble()
     learn[1] = False
     r = whole.run(X, T, learn=learn, n=10, record=rec, record_every=3)
-    monkeypatch.setattr(sub_blocks, "SUB_BLOCK_STEPS", 70)               # 3 patterns per call
+    monkeypatch.setattr(protocol, "SUB_BLOCK_STEPS", 70)               # 3 patterns per call
     calls = []
     rs = run_in_sub_blocks(parts, X, T, learn, 10, lambda: calls.append(1), record=rec,
                            record_every=3)
@@ -97,7 +97,7 @@ def test_mimic_stops_at_the_next_engine_call_after_sigterm(tmp_path, monkeypatch
     """A real SIGTERM during task training (engine call 8: 2 teacher, 2 self-prediction and 2
     evaluation calls come first) ends the run after that call with status interrupted and exit code
     143; nothing of the task is saved."""
-    monkeypatch.setattr(sub_blocks, "SUB_BLOCK_STEPS", 1000)            # 10 patterns per call
+    monkeypatch.setattr(protocol, "SUB_BLOCK_STEPS", 1000)            # 10 patterns per call
     calls = []
     engine_run = Microcircuits.run
 

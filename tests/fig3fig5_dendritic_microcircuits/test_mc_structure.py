@@ -1,12 +1,16 @@
-"""Spec §10 tests 1-4 and 12 (static part), configs, weights files, bad configs."""
+"""docs/model/fig3fig5_dendritic_microcircuits.md §10 tests 1-4 and 12 (static part), configs, weights files, bad configs."""
 import numpy as np
 import pytest
 
 from common.config import ConfigError
+from common.errors import UsageError
+from common.sweep import ensemble_key
+from fig3fig5_dendritic_microcircuits.src.bars_train import PER_NETWORK
 from fig3fig5_dendritic_microcircuits.src import run_bars, run_single_mc
 from fig3fig5_dendritic_microcircuits.src.dataset import bars_patterns, one_hot_targets
 from fig3fig5_dendritic_microcircuits.src.params import derived
 from fig3fig5_dendritic_microcircuits.src.protocol import train_schedule
+from fig3fig5_dendritic_microcircuits.src.runfolders import load_weights, save_arrays
 
 from .helpers import CONFIGS, NS, bars_cfg, mimic_cfg, net, params
 
@@ -20,7 +24,7 @@ def test_bars_dataset_is_the_8_patterns_of_spec_4_1():
     assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2]
     y = one_hot_targets(labels, 3, 1.0, 0.1)
     assert np.array_equal(y[0], [1.0, 0.1, 0.1]) and np.array_equal(y[7], [0.1, 0.1, 1.0])
-    x9, l9 = bars_patterns(drop_last=False)           # spec Q8: the dropped 9th = main diagonal
+    x9, l9 = bars_patterns(drop_last=False)  # docs/model/fig3fig5_dendritic_microcircuits.md Q8: the dropped 9th = main diagonal
     assert x9.shape == (9, 9) and np.array_equal(x9[8], x9[6]) and l9[8] == 2
 
 
@@ -82,7 +86,7 @@ def test_bars_configs_match_spec_5_and_keep_eta_times_t_constant(N):
         assert nw.dims == [9, 30, 3] and (nw.gl, nw.gb, nw.ga, nw.gsom, nw.gd) == (
             0.03, 0.1, 0.06, 0.06, 0.1)
         assert tr.bars_drop_last_pattern and nw.output_leak == "with_gsom"
-        # spec §10 test 12: eta * t_pattern is the same in every config (N = 3 rounded)
+        # docs/model/fig3fig5_dendritic_microcircuits.md §10 test 12: eta * t_pattern is the same in every config (N = 3 rounded)
         assert eh * t == pytest.approx(0.5, abs=2e-3)
         assert eo * t == pytest.approx(0.1, abs=1e-4)
         assert eip * t == pytest.approx(0.2, abs=2e-3)
@@ -113,13 +117,24 @@ def test_all_22_bars_configs_exist():
     assert len(names) == 22
 
 
+def test_paper_configs_form_one_ensemble_per_step_count():
+    """LE and orig of one N differ only in keys each network sets for itself (bars_jobs.sh relies on
+    it); different N never share an ensemble."""
+    keys = {N: {ensemble_key(bars_cfg(v, N, "training.seed=1"), PER_NETWORK) for v in ("le", "orig")}
+            for N in NS}
+    assert all(len(k) == 1 for k in keys.values()) and len(set().union(*keys.values())) == len(NS)
+    other_seed = ensemble_key(bars_cfg("le", 10, "training.seed=2"), PER_NETWORK)
+    assert other_seed in keys[10]
+    assert ensemble_key(bars_cfg("le", 10, "training.n_epochs=5"), PER_NETWORK) not in keys[10]
+
+
 def test_save_and_load_weights_npz(tmp_path):
     m = net([params(True), params(False)], [1, 2])
-    m.save_weights(tmp_path / "w.npz", k=1)
+    save_arrays(tmp_path / "w.npz", m.weights(1))
     with np.load(tmp_path / "w.npz", allow_pickle=False) as z:
         assert sorted(z.files) == sorted(["W_up_1", "W_down_1", "W_pi_1", "W_ip_1", "W_up_out"])
     other = net([params(False)], [7])
-    other.load_weights(tmp_path / "w.npz")
+    load_weights(other, tmp_path / "w.npz")
     for key, v in m.weights(1).items():
         assert np.array_equal(other.weights(0)[key], v)
 
@@ -136,6 +151,46 @@ def test_bad_config_exits_2_with_one_line(override, key, capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and key in err
     assert not (tmp_path / "r").exists()
+
+
+# Numbers beyond what the model can hold (model §5 ranges; config.py MAX_*): huge, tiny or negative
+# times, sizes, epoch counts, rates, voltages and seeds.
+BARS_OUT_OF_RANGE = [
+    ("network.dt=1e308", "network.dt"), ("network.dt=1e-320", "network.dt"),
+    ("network.tau_0=1e308", "network.tau_0"), ("network.t_pattern=1e308", "network.t_pattern"),
+    ("network.dt=1e-9", "network.t_pattern"),                 # 1e9 steps per pattern
+    ("network.out_lag=1e6", "network.out_lag"), ("network.gsom=1e300", "network.gsom"),
+    ("network.dims=[9,1000000000,3]", "network.dims[1]"), ("network.dims=[9,0,3]", "network.dims[1]"),
+    ("network.eta.ip=[1e308,0.0]", "network.eta.ip[0]"), ("network.eta.up=[-1.0,0.1]", "network.eta.up[0]"),
+    ("network.init_weights.down=1e300", "network.init_weights.down"),
+    ("network.bias.val=1e308", "network.bias.val"),
+    ("training.n_epochs=1000000000000000", "training.n_epochs"),
+    ("training.n_val_samples=-3", "training.n_val_samples"),
+    ("training.record_dt=1e308", "training.record_dt"), ("training.u_tgt_low=-1e308", "training.u_tgt_low"),
+    ("training.snapshot_epochs=[100000000000]", "training.snapshot_epochs[0]"),
+    ("training.seed=-1", "training.seed"), ("training.seed=4294967296", "training.seed"),
+    ("training.seed=100000000000000000000000", "training.seed"), ("training.seed=1e23", "training.seed")]
+
+
+@pytest.mark.parametrize("override, key", BARS_OUT_OF_RANGE)
+def test_out_of_range_bars_value_exits_2_with_one_line(override, key, capsys, tmp_path):
+    code = run_bars.main(["train", str(CONFIGS / "smoke_bars.yaml"), override, "--out",
+                          str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and f"'{key}'" in err, err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("override, key", [
+    ("training.teacher_seed=-5", "training.teacher_seed"), ("training.seed=4294967296", "training.seed"),
+    ("training.n_epochs_selfpred=-1", "training.n_epochs_selfpred"),
+    ("training.n_patterns=100000000", "training.n_patterns"),
+    ("network.eta_selfpred.pi=[1e308,0.0]", "network.eta_selfpred.pi[0]")])
+def test_out_of_range_mimic_value_exits_2_with_one_line(override, key, capsys, tmp_path):
+    code = run_single_mc.main(["train", str(CONFIGS / "mimic_tpres_100.yaml"), override, "--out",
+                               str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and f"'{key}'" in err, err
 
 
 def test_bad_mimic_config_exits_2(capsys, tmp_path):
@@ -156,5 +211,5 @@ def test_engine_falls_back_to_numpy_with_a_message_when_numba_is_missing(monkeyp
     monkeypatch.setattr(engine_numba, "AVAILABLE", False)
     m = Microcircuits([9, 30, 3], [params(True)], [1], engine="auto")
     assert m.engine == "numpy" and "numba" in m.engine_note
-    with pytest.raises(RuntimeError, match="numba is not importable"):
+    with pytest.raises(UsageError, match="engine 'numba': numba is not importable"):
         Microcircuits([9, 30, 3], [params(True)], [1], engine="numba")

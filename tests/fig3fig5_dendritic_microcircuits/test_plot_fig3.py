@@ -40,3 +40,24 @@ def test_table_stats_statuses_and_skipped(tmp_path, capsys):
     assert "bars_orig_tpres_10/seed2: summary.json 'final' is str, not a mapping" in err
     assert "bars_orig_tpres_3/seed1: summary.json final has no number 'test_accuracy'" in err
 
+
+
+def test_no_runs_refused_figure_beside_the_runs_and_unfinished_runs_named(tmp_path, capsys, monkeypatch):
+    import matplotlib.figure
+
+    assert plot_fig3.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no bars run folders" in err[0] and not list(tmp_path.iterdir())
+    runs = tmp_path / "runs"
+    _bars_run(runs, True, 3, 1, final={"test_accuracy": 37.5, "test_loss": 0.3})
+    _bars_run(runs, True, 3, 2, final={"test_accuracy": 50.0, "test_loss": -0.1})   # impossible MSE: left out
+    _bars_run(runs, True, 3, 3, status="diverged", diverged_epoch=2)
+    notes, real = [], matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, *a, **k: notes.extend(t.get_text() for t in fig.texts) or real(fig, *a, **k))
+    assert plot_fig3.main([str(runs), "--table"]) == 0
+    out, err = capsys.readouterr()
+    assert (runs / "fig3.png").stat().st_size > 1000 and f"wrote {runs / 'fig3.png'}" in out
+    assert "| 3 | le | 1 | 37.50 | 0.3 | 1 diverged (seed 3, epoch 2) |" in out
+    assert "seed2: summary.json final 'test_loss' = -0.1 is negative: left out" in err
+    assert notes[-1] == "not drawn: bars_le_tpres_3: 1 diverged (seed 3, epoch 2)"

@@ -66,7 +66,8 @@ def test_partial_sweep_tables_and_figures(tmp_path, fake_plots):
     text = (out / "results.md").read_text()
     assert "| 2b_le | test error (%) | 4.00 ± 2.65 | 3 of 5 run, paper 10 |" in text  # percent: 2 decimals
     assert "| bars_le_tpres_10 | test MSE | 0.015 ± 0.00707 | 2 of 2 run, paper 10 |" in text
-    assert "## Fig. 4a" in text and "No runs found: panel not drawn." in text
+    assert ("## Fig. 4a" in text and f"No runs found under {tmp_path / 'runs'}: panel not drawn. "
+            "Its runs: `bash fig2b_fig4ac_mnist/4a_jobs.sh`" in text)
     assert not notes
 
 
@@ -191,3 +192,227 @@ def test_a_failing_per_run_figure_leaves_the_others(tmp_path, monkeypatch):
         f"fig5_mimic_tpres_100_seed{s}.{x}" for s in (1, 3) for x in ("pdf", "png")]
     failed = f"{tmp_path / 'mimic_tpres_100' / 'seed2'}: {F35}/plot_fig5.py failed: KeyError: 'W_up_1' (left out of fig5)"
     assert f"- {failed}" in (tmp_path / "fig" / "results.md").read_text() and notes == [f"skipped {failed}"]
+
+
+# ---------------------------------------------------------------- what the outputs say must be true
+def _texts(fig):
+    """Every text of a figure: titles, axis labels, tick labels, notes and legend entries."""
+    texts = [fig._suptitle.get_text() if fig._suptitle else ""] + [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        texts += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()] + [t.get_text() for t in ax.texts]
+        texts += [t.get_text() for t in ax.get_xticklabels()]
+        if ax.get_legend():
+            texts += [t.get_text() for t in ax.get_legend().get_texts()]
+    return texts
+
+
+@pytest.fixture
+def saved(monkeypatch):
+    """{file name: texts of the figure saved there} for every figure saved during the test."""
+    import matplotlib.figure
+
+    texts, real = {}, matplotlib.figure.Figure.savefig
+
+    def savefig(fig, path, *args, **kwargs):
+        texts[Path(path).name] = _texts(fig)
+        return real(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    return texts
+
+
+def _fc(root, stem, seed, data, status="completed", error=10.0, summary=None):
+    """A fully connected run whose config.yaml says `dataset: data` (summary.json: `summary`)."""
+    return make_run(root, F2B, "src/train.py", stem, seed, status=status,
+                    final={"test_error": error} if status == "completed" else {},
+                    config={"dt": 0.1, "n_updates": 10, "tau_s": 0.0, "dataset": data},
+                    metrics=_val_rows([80, 40, error]), extra_summary=summary)
+
+
+def test_the_data_set_each_run_used_is_named_and_a_stand_in_is_marked(tmp_path, saved):
+    """Source of truth: what the run recorded (summary.json, else config.yaml), never the panel's name."""
+    runs = tmp_path / "runs"
+    _fc(runs, "2b_le", 1, "fashion_mnist", summary={"dataset": "fashion_mnist"})
+    _fc(runs, "2b_le", 2, "fashion_mnist")                    # no summary record: config.yaml says it
+    _fc(runs, "4c_dt0.1_taus0.0_n10", 1, "mnist", summary={"dataset": "mnist"})
+    out = tmp_path / "fig"
+    table, _, _ = make_figures.make_figures([runs], out)
+    text = (out / "results.md").read_text()
+    fig2b = text.split("## Fig. 2b")[1].split("\n## ")[0]
+    assert fig2b.startswith(": MNIST error vs epoch — on Fashion-MNIST (stand-in for MNIST)\n")
+    assert "**Stand-in data** in 2 of 2 runs" in fig2b and "python scripts/fetch_data.py mnist" in fig2b
+    assert "| setting | data | metric |" in fig2b
+    assert "| 2b_le | Fashion-MNIST (stand-in for MNIST) | test error (%) | 10.00 ± 0.00 |" in fig2b
+    fig4c = text.split("## Fig. 4c")[1].split("\n## ")[0]
+    assert "stand-in" not in fig4c.lower() and "Data (as the runs recorded it): MNIST." in fig4c
+    assert "| 4c_dt0.1_taus0.0_n10 | MNIST | test error (%) |" in fig4c
+    assert {r["panel"]: r["data"] for r in table} == {"fig2b": "Fashion-MNIST (stand-in for MNIST)",
+                                                      "fig4c": "MNIST"}
+    assert "Fig. 2b on Fashion-MNIST (stand-in for MNIST):" in saved["fig2b.png"][1]
+    assert any(t.startswith("Fig. 4c on MNIST:") for t in saved["fig4c.png"])
+
+
+def test_skipped_panels_say_why_and_how_to_get_the_data(tmp_path, monkeypatch):
+    """reproduce.py hands the reasons of the parts it skipped to results.md (offline: no data)."""
+    import plan_quick
+    import reproduce
+
+    no_data = {"mnist": False, "fashion_mnist": False, "cifar10": False, "higgs": False}
+    _, skipped, _ = plan_quick.quick_steps(no_data, tmp_path / "runs")
+    why = reproduce.not_run(skipped)
+    assert set(why) == {"fig2b", "fig4a", "fig4c", "fig2cde"} and len(why["fig2cde"]) == 3
+    make_run(tmp_path / "runs", F35, "src/run_bars.py", "bars_le_tpres_10", 1,
+             final={"test_accuracy": 100.0, "test_loss": 0.01})
+    make_figures.make_figures([tmp_path / "runs"], tmp_path / "fig", not_run=why)
+    text = (tmp_path / "fig" / "results.md").read_text()
+    for panel, command in (("Fig. 2b", "fetch_data.py mnist"), ("Fig. 4a", "fetch_data.py mnist"),
+                           ("Fig. 2c-e", "fetch_data.py higgs"), ("Fig. 2c-e", "fetch_data.py cifar10")):
+        section = text.split(f"## {panel}")[1].split("\n## ")[0]
+        assert "Not run: " in section and command in section and "No runs found" not in section
+    assert "fig2c (HIGGS): higgs not found" in text
+
+
+def test_impossible_metrics_are_left_out_with_a_note(tmp_path, fake_plots):
+    for seed, err in [(1, 2.0), (2, 4.0), (3, 1e308), (4, -5.0)]:
+        make_run(tmp_path, F2B, "src/train.py", "2b_le", seed, final={"test_error": err})
+    for seed, mse in [(1, 0.1), (2, -0.2), (3, 0.3)]:
+        make_run(tmp_path, F35, "src/run_bars.py", "bars_le_tpres_10", seed,
+                 final={"test_accuracy": 100.0, "test_loss": mse})
+    table, _, _ = make_figures.make_figures([tmp_path], tmp_path / "fig")
+    rows = {(r["setting"], r["metric"]): r for r in table}
+    le = rows[("2b_le", "test error (%)")]
+    assert (le["mean"], le["n"]) == (pytest.approx(3.0), 2)
+    assert "left out: seed 3: test_error = 1e+308 is outside 0-100 %" in le["other"]
+    assert "left out: seed 4: test_error = -5 is outside 0-100 %" in le["other"]
+    mse = rows[("bars_le_tpres_10", "test MSE")]
+    assert (mse["mean"], mse["n"]) == (pytest.approx(0.2), 2) and "seed 2: test_loss = -0.2 is negative" in mse["other"]
+    text = (tmp_path / "fig" / "results.md").read_text()
+    assert "inf" not in text and "e+30" not in text.replace("1e+308 is outside", "")
+
+
+def test_diverged_runs_are_named_in_the_figure_and_the_table(tmp_path, saved):
+    runs = tmp_path / "runs"
+    _fc(runs, "2b_le", 1, "mnist")
+    _fc(runs, "2b_big_tau", 69, "mnist", status="diverged", summary={"diverged_epoch": 2})
+    table, figures, _ = make_figures.make_figures([runs], tmp_path / "fig")
+    assert "not drawn: 2b_big_tau: 1 diverged (seed 69, epoch 2)" in saved["fig2b.png"]
+    big = next(r for r in table if r["setting"] == "2b_big_tau")
+    assert big["ours"] == "—" and big["other"] == "1 diverged (seed 69, epoch 2)"
+
+
+def test_results_md_lists_exactly_the_figures_written(tmp_path, real_plots):
+    runs = tmp_path / "runs"
+    _fc(runs, "2b_le", 1, "mnist")
+    make_run(runs, F35, "src/run_bars.py", "bars_le_tpres_10", 1, final={"test_accuracy": 100.0, "test_loss": 0.01},
+             config={"network": {"latent_eq": True, "t_pattern": 1.0, "dt": 0.1},
+                     "training": {"bars_drop_last_pattern": True}})
+    for formats in (("png",), ("png", "pdf")):
+        out = tmp_path / "-".join(formats)
+        assert make_figures.main([str(runs), "--out", str(out), "--formats", ",".join(formats)]) == 0
+        listed = [name for line in (out / "results.md").read_text().splitlines() if line.startswith("Figure: ")
+                  for name in line.removeprefix("Figure: ").split(", ")]
+        assert sorted(listed) == sorted(p.name for p in out.iterdir() if p.name != "results.md")
+        assert sorted(listed) == sorted(f"{f}.{x}" for f in ("fig2b", "fig3") for x in formats)
+
+
+def test_the_published_results_list_only_files_that_are_there():
+    docs = REPO / "docs" / "results"
+    listed = [name for line in (docs / "results.md").read_text().splitlines() if line.startswith("Figure: ")
+              for name in line.removeprefix("Figure: ").split(", ")]
+    assert listed and all((docs / name).is_file() for name in listed), listed
+
+
+def test_no_run_folders_is_refused_in_one_line(tmp_path, capsys):
+    assert make_figures.main([str(tmp_path), "--out", str(tmp_path / "fig")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no run folders under" in err[0] and not (tmp_path / "fig").exists()
+
+
+PLOTS = {"make_figures": [sys.executable, str(REPO / "scripts" / "make_figures.py")],
+         "plot_2b": [sys.executable, str(REPO / F2B / "plot_2b.py")],
+         "plot_4a": [sys.executable, str(REPO / F2B / "plot_4a.py")],
+         "plot_2cde": [sys.executable, str(REPO / "fig2cde_higgs_mnist_cifar10" / "plot_2cde.py")],
+         "plot_fig3": [sys.executable, str(REPO / F35 / "plot_fig3.py")]}
+
+
+@pytest.mark.parametrize("name", sorted(PLOTS))
+def test_named_pipes_and_sockets_are_skipped_never_read(tmp_path, name):
+    """A named pipe where a reader expects summary.json, config.yaml or metrics.csv, and a socket:
+    each is named and skipped, and the command finishes (opening a pipe would block forever)."""
+    import os
+    import socket
+    import subprocess
+
+    runs = tmp_path / "runs"
+    _fc(runs, "2b_le", 1, "mnist")
+    _fc(runs, "4a_exact_dt0.1", 1, "mnist")
+    make_run(runs, "fig2cde_higgs_mnist_cifar10", "train.py", "mnist_le", 1, final={"test_error": 5.0},
+             config={"task": "mnist", "model": "le", "dataset": "mnist"})
+    make_run(runs, F35, "src/run_bars.py", "bars_le_tpres_10", 1, final={"test_accuracy": 100.0, "test_loss": 0.01},
+             config={"network": {"latent_eq": True, "t_pattern": 1.0, "dt": 0.1},
+                     "training": {"bars_drop_last_pattern": True}})
+    pipes = [runs / "2b_le" / "seed2", runs / "2b_le" / "seed3", runs / "2b_le" / "seed4"]
+    for folder, pipe in zip(pipes, ("summary.json", "config.yaml", "metrics.csv")):
+        _fc(runs, "2b_le", int(folder.name[-1]), "mnist")
+        (folder / pipe).unlink()
+        os.mkfifo(folder / pipe)
+    os.mkfifo(runs / "stray_pipe")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(runs / "a.sock"))
+    try:
+        res = subprocess.run(PLOTS[name] + [str(runs), "--out", str(tmp_path / ("fig" if name == "make_figures"
+                                                                                  else "fig.png"))],
+                             capture_output=True, text=True, timeout=120, cwd=REPO)
+    finally:
+        sock.close()
+    assert res.returncode == 0, res.stderr
+    for path in (runs / "stray_pipe", runs / "a.sock", pipes[0] / "summary.json", pipes[1] / "config.yaml"):
+        assert f"{path}: a {'socket' if path.suffix == '.sock' else 'named pipe'}, not a regular file" in res.stderr
+    if name in ("make_figures", "plot_2b"):
+        assert f"{pipes[2]}: metrics.csv is a named pipe, not a regular file" in res.stderr
+
+
+def test_real_runs_record_their_data_set_and_every_output_names_it(tmp_path, saved):
+    """Smoke runs of the fc and the LeNet entry scripts on synthetic data: summary.json records the data
+    set, and results.md and the figure titles mark it as a stand-in for MNIST."""
+    import json
+    import subprocess
+
+    runs = tmp_path / "runs"
+    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    for argv in ([str(REPO / F2B / "src" / "train.py"), str(REPO / F2B / "configs" / "smoke.yaml"), "epoch_qty=2",
+                  "--out", str(runs / "2b_le" / "seed1")],
+                 [str(REPO / "fig2cde_higgs_mnist_cifar10" / "train.py"),
+                  str(REPO / "fig2cde_higgs_mnist_cifar10" / "configs" / "smoke_mnist_le.yaml"), "epochs=1",
+                  "--out", str(runs / "mnist_le" / "seed1")]):
+        res = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+    for stem in ("2b_le", "mnist_le"):
+        assert json.loads((runs / stem / "seed1" / "summary.json").read_text())["dataset"] == "synthetic"
+    make_figures.make_figures([runs], tmp_path / "fig", formats=("png",))
+    text = (tmp_path / "fig" / "results.md").read_text()
+    assert "## Fig. 2b: MNIST error vs epoch — on synthetic smoke data (stand-in for MNIST)" in text
+    assert "| mnist_le | synthetic smoke data (stand-in for MNIST) | test error (%) |" in text
+    assert any(t.startswith("Fig. 2b on synthetic smoke data (stand-in for MNIST):") for t in saved["fig2b.png"])
+    assert "d: synthetic smoke data (stand-in for MNIST) (LeNet-5)" in saved["fig2cde.png"]
+
+
+def test_a_per_run_figure_whose_folder_holds_a_pipe_is_not_drawn(tmp_path):
+    """The Fig. 2a plot reads config.yaml and the traces of its folder: with a pipe among them the
+    folder is named and left out, and assembly finishes."""
+    import os
+    import subprocess
+
+    demo = tmp_path / "runs" / "fig2a_fourier"
+    demo.mkdir(parents=True)
+    for name in ("le", "no_prospective"):
+        np.save(demo / f"{name}.npy", np.zeros((3, 4)))
+    (demo / "summary.json").write_text(json.dumps({"params": {"seed": 1}, "le_mean_abs_error_after_learning": 0.1,
+                                                   "no_prospective_mean_abs_error_after_learning": 0.3}))
+    os.mkfifo(demo / "config.yaml")
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "make_figures.py"), str(tmp_path / "runs"),
+                          "--out", str(tmp_path / "fig")], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    assert f"{demo}: holds config.yaml, not regular files: not drawn (left out of fig2a)" in res.stderr
+    assert "| fig2a_fourier | LE: mean abs(target - output) after learning | 0.1 |" in \
+        (tmp_path / "fig" / "results.md").read_text()

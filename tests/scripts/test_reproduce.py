@@ -110,7 +110,7 @@ def test_paper_dry_run_counts_the_sweeps():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    # the paper's sweeps (spec seeds and grids): 4 x 10, 5 x 10 x 4, 5 x 6 x 3, 22 x 10, 3 tasks x 2 x 9
+    # the paper's sweeps (the seeds and grids of docs/model/): 4 x 10, 5 x 10 x 4, 5 x 6 x 3, 22 x 10, 3 tasks x 2 x 9
     for panel, runs in (("fig2b", 40), ("fig4a", 200), ("fig4c", 90), ("fig3", 220), ("fig2cde", 54)):
         assert f"{panel}: " in text and f"{runs} runs in" in text.split(f"\n{panel}: ")[1].split("\n")[0]
     assert "core-hours" in text and "PROJECTED, not measured" in text
@@ -123,8 +123,8 @@ def _quick_cli(monkeypatch, tmp_path, data, argv, download):
     calls, planned = [], []
     monkeypatch.setattr(reproduce, "detect_data", lambda root: dict(data))
     monkeypatch.setattr(reproduce, "download_mnist", lambda: calls.append(1) or download())
-    monkeypatch.setattr(reproduce, "run_steps", lambda steps, jobs, log: planned.extend(steps) or ([], 0.0))
-    monkeypatch.setattr(reproduce, "make_figures", lambda roots, out: ([], {}, []))
+    monkeypatch.setattr(reproduce, "run_steps", lambda steps, jobs, log, outcome: planned.extend(steps) or ([], 0.0))
+    monkeypatch.setattr(reproduce, "make_figures", lambda roots, out, not_run: ([], {}, []))
     code = reproduce.main(["--only", "fig2b", "--runs", str(tmp_path / "runs"), "--figures", str(tmp_path / "f"),
                            *argv])
     return code, calls, {_dataset(s) for s in planned}
@@ -175,3 +175,39 @@ def test_one_panel_end_to_end(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert (tmp_path / "fig" / "fig5.png").is_file() and (tmp_path / "fig" / "results.md").is_file()
     assert "mimic_tpres_100" in out.stdout and "final validation MSE" in out.stdout
+
+
+def test_offline_results_md_says_why_each_panel_was_skipped_and_how_to_get_the_data(monkeypatch, tmp_path, capsys):
+    """No data and no network: the MNIST, HIGGS and CIFAR-10 parts are skipped, and results.md (not only
+    the console) gives each reason with the command that gets the data."""
+    monkeypatch.setattr(reproduce, "detect_data", lambda root: dict(NO_DATA))
+    monkeypatch.setattr(reproduce, "run_steps", lambda steps, jobs, log, outcome: ([], 0.0))
+    code = reproduce.main(["--no-download", "--runs", str(tmp_path / "runs"), "--figures", str(tmp_path / "f")])
+    assert code == 0
+    text = (tmp_path / "f" / "results.md").read_text()
+    for title, command in (("Fig. 2b", "fetch_data.py mnist"), ("Fig. 4a", "fetch_data.py mnist"),
+                           ("Fig. 4c", "fetch_data.py mnist"), ("Fig. 2c-e", "fetch_data.py higgs"),
+                           ("Fig. 2c-e", "fetch_data.py cifar10"), ("Fig. 2c-e", "fetch_data.py mnist")):
+        section = text.split(f"## {title}")[1].split("\n## ")[0]
+        assert "Not run: " in section and command in section, title
+
+
+def test_a_diverged_run_is_never_reported_done(tmp_path, capsys):
+    """A diverged run exits 0: its progress line says DIVERGED with seed and epoch, never done."""
+    out = tmp_path / "runs" / "fig2b" / "2b_big_tau" / "seed69"
+    write = ("import json, pathlib, sys; p = pathlib.Path(sys.argv[1]); p.mkdir(parents=True); "
+             "(p / 'config.yaml').write_text('seed: 69\\ndataset: mnist\\n'); "
+             "(p / 'summary.json').write_text(json.dumps({'status': sys.argv[2], 'final': {}, 'diverged_epoch': 2}))")
+    le = out.parent.parent / "2b_le" / "seed69"
+    steps = [step_runner.Step("fig2b", "big", "2b_big_tau", [sys.executable, "-c", write, str(out), "diverged",
+                                                             "--out", str(out)], 1.0),
+             step_runner.Step("fig2b", "le", "2b_le", [sys.executable, "-c", write, str(le), "completed",
+                                                       "--out", str(le)], 1.0)]
+    failed, _ = step_runner.run_steps(steps, 1, tmp_path, outcome=reproduce.step_outcome)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "(1/2)" in line or "(2/2)" in line]
+    assert not failed
+    big = [line for line in lines if "2b_big_tau" in line and "start" not in line]
+    assert len(big) == 1 and "] DIVERGED (1/2) 2b_big_tau in " in big[0] and big[0].endswith(
+        ": 1 diverged (seed 69, epoch 2)") and "done" not in big[0]
+    assert any("] done  (2/2) 2b_le in" in line for line in lines)
+    assert reproduce.step_outcome(steps[1]) == ("done ", "")
