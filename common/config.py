@@ -159,7 +159,7 @@ def _coerce(value, tp, key, meta):
         try:
             value = float(value)
         except OverflowError:
-            value = math.copysign(math.inf, value)
+            value = math.inf if value > 0 else -math.inf   # an int beyond float range
         if math.isnan(value) or (math.isinf(value) and not meta.get("allow_inf")):
             raise ConfigError(f"config key '{key}': must be a finite number, got {value}")
         _check_range(value, key, meta, is_int=False)
@@ -346,6 +346,3 @@ def load_config(cls, path, overrides=()):
 def config_to_dict(cfg):
     return dataclasses.asdict(cfg)
 
-
-def dump_config(cfg, path):
-    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

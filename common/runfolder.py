@@ -49,7 +49,7 @@ PROJECT_FILES = (
     "config.yaml", "metrics.csv", "summary.json", "log.txt", "checkpoint.pt", LOCK,
     # fig2b_fig4ac_mnist/src: fourier_synthesis.py, relaxation_demo.py
     "le.npy", "no_prospective.npy", "fourier_synthesis.png", "traces.npz", "relaxation.png",
-    # fig3fig5_dendritic_microcircuits/src: bars_train.py, bars_eval.py
+    # fig3fig5_dendritic_microcircuits/src: bars_train.py, run_bars.py
     "weights_pre.npz", "weights_post.npz", "weights_epoch[0-9]*.npz", "eval_train.npz", "eval_test.npz",
     "traces/train_epochs_*.npz", "bars_*.png",
     # fig3fig5_dendritic_microcircuits/src: run_single_mc.py, mimic_plots.py
@@ -410,7 +410,8 @@ class RunFolder:
                 raise _storage_error(err.filename or self.path, err)
             if self.already_completed:
                 self._unlock()
-                print(f"{self.path}: already completed (summary.json); use --restart to run it again")
+                print(f"{self.path}: already completed (summary.json), kept as it is (to compute it again: "
+                      f"--restart on its single-run command, or --restart-run {self.path} on its sweep)")
                 return self
             self._start = time.monotonic()
             self._sha = git_sha()

@@ -10,11 +10,9 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from common.config import config_to_dict
+from common.config import MAX_BYTES, ConfigError, config_to_dict, read_yaml
 from common.errors import Interrupted, UsageError
-from common.runfolder import RunFolder
+from common.runfolder import RunFolder, check_place
 
 _OPEN = object()        # no outcome of its own: the folder ends with the group's
 
@@ -47,10 +45,12 @@ def _refused_for_content(err):
 def earlier_divergence(path, cfg):
     """The summary of an earlier run of this config in `path` that ended `diverged`, else None."""
     path = Path(path)
+    if not ((path / "summary.json").is_file() and (path / "config.yaml").is_file()):
+        return None                     # never open a pipe: RunFolder refuses such a folder itself
     try:
         summary = json.loads((path / "summary.json").read_text())
-        config = yaml.safe_load((path / "config.yaml").read_text())
-    except (OSError, ValueError, yaml.YAMLError):
+        config = read_yaml(path / "config.yaml", max_bytes=4 * MAX_BYTES)
+    except (OSError, ValueError, ConfigError):
         return None
     if isinstance(summary, dict) and summary.get("status") == "diverged" and config == config_to_dict(cfg):
         return summary
@@ -119,6 +119,7 @@ class RunGroup:
         except UsageError as err:
             if not (_refused_for_content(err) and run.path.is_dir()):
                 raise
+            check_place(run.path)  # files this project did not write: no restart removes them
             reason = str(err).split("; ")[0]
             if not self.restart.broken:
                 if self.in_sweep:  # the folder's own advice would be a single run's --restart

@@ -407,6 +407,20 @@ def default_out(paths, name):
     return home / name
 
 
+def save_figure(fig, out_path, **savefig_kw):
+    """fig.savefig(out_path), its folder made first; a path that cannot take the figure (a folder, no
+    permission, a full disk, an unknown format) is a one-line UsageError."""
+    from common.errors import UsageError
+
+    out_path = Path(out_path)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_path, **savefig_kw)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot write the figure {out_path}: {getattr(err, 'strerror', None) or err}; "
+                         "choose another --out") from None
+
+
 @dataclass
 class Group:
     """Runs that differ only in their seed (and NOT_IDENTITY keys)."""

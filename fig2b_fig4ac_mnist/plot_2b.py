@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from common.cli import UsageParser, entry_point  # noqa: E402
 from common.errors import UsageError  # noqa: E402
 from common.runs import (Plotted, data_title, default_out, extract, find_runs, layout, mean_curve,  # noqa: E402
-                         not_drawn_note, with_status)
+                         not_drawn_note, save_figure, with_status)
 from fig2b_fig4ac_mnist.src.paths import RUNS  # noqa: E402
 
 LABELS = {"2b_le": "LE", "2b_fa": "LE + feedback alignment", "2b_big_tau": "LE, big tau (tau = 200, tau_m = 20)",
@@ -62,8 +62,7 @@ def plot(run_dirs, out_path):
         ax.legend(fontsize=7)
     notes = [f"{r.path}: {note} (rest of the curve drawn)" for r, _ in curves for note in r.notes]
     layout(fig, [not_drawn_note(runs)] + notes)
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path)
+    save_figure(fig, out_path)
     plt.close(fig)
     return Plotted(series, skipped + bad + notes)
 

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from common.cli import UsageParser, entry_point  # noqa: E402
 from common.errors import UsageError  # noqa: E402
 from common.runs import (Plotted, data_title, default_out, extract, find_runs, layout, mean_std,  # noqa: E402
-                         not_drawn_note, with_status)
+                         not_drawn_note, save_figure, with_status)
 from fig2b_fig4ac_mnist.src.paths import RUNS  # noqa: E402
 
 LABELS = {"exact": "exact tau (sigma_tau = 0)", "jitter20": "sigma_tau = 0.2", "jitter30": "sigma_tau = 0.3",
@@ -65,8 +65,7 @@ def plot(run_dirs, out_path):
     if series:
         ax.legend(fontsize=7)
     layout(fig, [not_drawn_note(runs)])
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path)
+    save_figure(fig, out_path)
     plt.close(fig)
     return Plotted(series, skipped + bad)
 

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from common.cli import UsageParser, entry_point  # noqa: E402
 from common.errors import UsageError  # noqa: E402
 from common.runs import (DATA_NAMES, Plotted, default_out, extract, find_runs, fmt_mean_std, layout,  # noqa: E402
-                         mean_std, not_drawn_note, status_note, with_status)
+                         mean_std, not_drawn_note, save_figure, status_note, with_status)
 
 FOLDER = Path(__file__).resolve().parent
 TASKS = (("higgs", "c", ""), ("mnist", "d", " (LeNet-5)"), ("cifar10", "e", " (LeNet-5)"))
@@ -96,8 +96,7 @@ def draw(series, runs, out_path) -> None:
         ax.margins(y=0.25)
     fig.suptitle("LE vs update-matched BP (and the authors' BP), mean +- std over seeds (ddof=1)", fontsize=9)
     layout(fig, [not_drawn_note(runs)])
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path)
+    save_figure(fig, out_path)
     plt.close(fig)
 
 

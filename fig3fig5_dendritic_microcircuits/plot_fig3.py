@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from common.cli import UsageParser, entry_point  # noqa: E402
 from common.errors import UsageError  # noqa: E402
 from common.runs import (Plotted, default_out, extract, find_runs, fmt_mean_std, layout, mean_std,  # noqa: E402
-                         not_drawn_note, status_note)
+                         not_drawn_note, save_figure, status_note)
 from fig3fig5_dendritic_microcircuits.src.params import n_steps  # noqa: E402
 
 
@@ -95,8 +95,7 @@ def plot(run_dirs, out_path):
     ax_mse.set_yscale("log")
     fig.suptitle("bars task, mean ± std over seeds (ddof=1)")
     layout(fig, [not_drawn_note([r for e in table.values() for r in e["runs"]])])
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=130)
+    save_figure(fig, out_path, dpi=130)
     plt.close(fig)
     return Plotted(table, skipped)
 

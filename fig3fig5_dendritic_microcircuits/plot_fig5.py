@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 
 from common.cli import UsageParser, entry_point  # noqa: E402
 from common.errors import UsageError  # noqa: E402
-from common.runs import default_out, special_kind  # noqa: E402
+from common.runs import default_out, save_figure, special_kind  # noqa: E402
 from fig3fig5_dendritic_microcircuits.src.config import MimicConfig  # noqa: E402
 from fig3fig5_dendritic_microcircuits.src.mimic_plots import (RUN_FILES, first_element,  # noqa: E402
                                                                load)
@@ -105,8 +105,7 @@ def plot(run_dir, out_path):
     for a in list(ax[0, :3]) + list(ax[1, 1:]):
         a.set_xlabel("time")
     fig.tight_layout()
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=120)
+    save_figure(fig, out_path, dpi=120)
     plt.close(fig)
 
 

@@ -181,7 +181,11 @@ def step_times(device, sync, B: int = 512, n: int = 100, repeats: int = 3) -> di
 def cuda_tests() -> dict:
     cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *CUDA_TESTS]
     t0 = time.monotonic()
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240)
+    try:
+        out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired:
+        return {"command": " ".join(cmd[1:]), "returncode": None, "summary": "timed out after 240 s",
+                "wall_s": round(time.monotonic() - t0, 1), "pass": False}
     lines = [line for line in out.stdout.splitlines() if line.strip()]
     return {"command": " ".join(cmd[1:]), "returncode": out.returncode, "summary": lines[-1] if lines else "",
             "wall_s": round(time.monotonic() - t0, 1), "pass": out.returncode == 0 and "skipped" not in

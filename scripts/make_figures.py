@@ -283,7 +283,11 @@ def main(argv=None):
         print(f"error: no run folders under {where}: run an experiment first (e.g. python scripts/reproduce.py) "
               f"or name the folders that hold its runs", file=sys.stderr)
         return 2
-    table, figures, notes = make_figures(roots, args.out, formats=formats)
+    try:
+        table, figures, notes = make_figures(roots, args.out, formats=formats)
+    except OSError as err:
+        print(f"error: cannot write in {args.out}: {err.strerror or err}; choose another --out", file=sys.stderr)
+        return 2
     print(format_table(table))
     for panel, paths in figures.items():
         print(f"{panel}: {', '.join(str(p) for p in paths) if paths else 'not drawn (see results.md)'}")

@@ -58,7 +58,6 @@ def main(argv=None):
     n_smooth, n_each = 20 * per_tau, 10 * per_tau
     x = input_signal(n_smooth, n_each, [0.2, 0.8, 0.4, 0.6], period_steps=10 * per_tau)
     check_place(a.out)  # not the repository root, nor a folder of someone else's files
-    a.out.mkdir(parents=True, exist_ok=True)
     traces, summary = {"t": np.arange(1, len(x) + 1) * a.dt / a.tau, "x": x}, {"layers": a.layers, "dt": a.dt,
                                                                              "tau_m": a.tau}
     for name, tau in (("le", a.tau), ("no_prospective", 0.0)):
@@ -72,9 +71,13 @@ def main(argv=None):
         print(f"{name}: output lag on the smooth input {s_lag} steps = {s_lag * a.dt / a.tau:.3g} tau_m; "
               f"after steps (within 5% of the jump) {k_lags} steps = "
               f"{[round(k * a.dt / a.tau, 3) for k in k_lags]} tau_m")
-    np.savez(a.out / "traces.npz", **traces)
-    (a.out / "summary.json").write_text(json.dumps(summary, indent=1))
-    plot(a.out, a.out / "relaxation.png")
+    try:
+        a.out.mkdir(parents=True, exist_ok=True)
+        np.savez(a.out / "traces.npz", **traces)
+        (a.out / "summary.json").write_text(json.dumps(summary, indent=1))
+        plot(a.out, a.out / "relaxation.png")
+    except OSError as err:
+        raise UsageError(f"cannot write {a.out}: {err.strerror or err}; free space or choose --out") from None
     print(f"wrote {a.out}")
     return 0
 

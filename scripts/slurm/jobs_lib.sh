@@ -27,18 +27,19 @@ launch_prefix() {
 }
 
 # run_pool MAX LINE...: runs the lines (shell words, as printed with printf %q) as background jobs,
-# at most MAX at once, and waits for all; POOL_FAILED: how many exited non-zero
+# at most MAX at once, and waits for all; POOL_FAILED: how many exited non-zero. Each job records
+# its own failure: `wait -n` cannot count them (a job that ends before it is waited for is missed)
 run_pool() {
-    local max="$1" line
+    local max="$1" line failed
     shift
-    POOL_FAILED=0
+    failed="$(mktemp)"
     for line in "$@"; do
         while (( $(jobs -rp | wc -l) >= max )); do
-            wait -n || POOL_FAILED=$((POOL_FAILED + 1))
+            wait -n || true
         done
-        eval "$line" &
+        { ( eval "$line" ) || echo failed >> "$failed"; } &
     done
-    while (( $(jobs -rp | wc -l) > 0 )); do
-        wait -n || POOL_FAILED=$((POOL_FAILED + 1))
-    done
+    wait
+    POOL_FAILED=$(( $(wc -l < "$failed") ))
+    rm -f "$failed"
 }

@@ -106,6 +106,7 @@ class Bounded:
     ("seed=-1", "seed", ">= 0"), ("seed=4294967296", "seed", "<= 4294967295"), ("tau=1e7", "tau", "<= 1e+06"),
     ("horizon=-.inf", "horizon", "> 0"), ("free_int=2147483648", "free_int", "<= 2147483647"),
     ("free_float=1e19", "free_float", "<= 1e+18"), ("free_int=" + "9" * 40, "free_int", "-bit integer"),
+    ("free_float=" + "9" * 400, "free_float", "finite"), ("free_float=-" + "9" * 400, "free_float", "finite"),
 ])
 def test_values_outside_their_range(override, key, words):
     """Declared ranges (also per list item and on optional fields) and the default ranges of ints
