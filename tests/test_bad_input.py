@@ -23,6 +23,19 @@ from tests.bad_input_support import (KILLED, REPO, call, ctrl_c_twice, die_at_re
                                      entry_main, entry_scripts, in_child, metrics, mnist_root,
                                      no_write_into, status, tree)
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_math_thread():
+    """Runs that die are forked children of this process; a child that enters an OpenMP parallel
+    region the parent's thread pool was inherited from hangs for good, so the whole module (children,
+    references and reruns alike) computes with one thread."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 TOY = "tests/common/toy_entry.py"
 F2B = "fig2b_fig4ac_mnist/src/train.py"
 F2B_BP = "fig2b_fig4ac_mnist/src/bp_baseline.py"
