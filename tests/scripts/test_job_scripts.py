@@ -20,14 +20,31 @@ GPU_ALLOCATION = {"SLURM_JOB_ID": "41", "SLURM_JOB_GPUS": "0,1", "SLURM_GPUS_ON_
 CPU_ALLOCATION = {"SLURM_JOB_ID": "42", "SLURM_CPUS_PER_TASK": "1"}
 
 
-def _no_slurm_env(tmp_path):
+SLURM_TOOLS = ("sbatch", "srun", "scontrol")
+
+
+@pytest.fixture(scope="module")
+def no_slurm_path(tmp_path_factory):
+    """PATH as it is, with the SLURM tools hidden: each PATH folder that holds one is replaced by a
+    folder of links to all its other entries (sbatch may share /usr/bin with bash)."""
+    folders = []
+    for i, d in enumerate(p for p in os.environ.get("PATH", "").split(os.pathsep) if p):
+        if any(Path(d, tool).exists() for tool in SLURM_TOOLS):
+            shadow = tmp_path_factory.mktemp(f"path{i}")
+            for entry in Path(d).iterdir():
+                if entry.name not in SLURM_TOOLS:
+                    (shadow / entry.name).symlink_to(entry)
+            d = str(shadow)
+        folders.append(d)
+    path = os.pathsep.join(folders)
+    assert shutil.which("sbatch", path=path) is None and shutil.which("bash", path=path)
+    return path
+
+
+@pytest.fixture
+def no_slurm_env(no_slurm_path):
     """The environment without SLURM: no SLURM_* variables, and a PATH without sbatch/srun."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    keep = [d for d in env.get("PATH", "").split(os.pathsep)
-            if d and not any(Path(d, tool).exists() for tool in ("sbatch", "srun", "scontrol"))]
-    env["PATH"] = os.pathsep.join(keep)
-    assert shutil.which("sbatch", path=env["PATH"]) is None
-    return env
+    return dict({k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}, PATH=no_slurm_path)
 
 
 def _dry(script, *args, env, cwd):
@@ -45,8 +62,8 @@ def _tree(folder):
 
 @pytest.mark.parametrize("script", FC_JOBS + [F35 / "bars_jobs.sh"] + SUBMIT + [F2CDE / "run_le_bp.sh"],
                          ids=lambda p: p.name)
-def test_dry_run_without_slurm_writes_nothing(tmp_path, script):
-    env = _no_slurm_env(tmp_path)
+def test_dry_run_without_slurm_writes_nothing(tmp_path, script, no_slurm_env):
+    env = no_slurm_env
     before = _tree(script.parent)
     lines = _dry(script, env=env, cwd=tmp_path)
     assert any(" sweep " in line for line in lines)
@@ -54,8 +71,8 @@ def test_dry_run_without_slurm_writes_nothing(tmp_path, script):
 
 
 @pytest.mark.parametrize("script", SUBMIT, ids=lambda p: p.name)
-def test_submit_dry_run_shows_the_sbatch_call_and_the_jobs_gpu_sweeps(tmp_path, script):
-    lines = _dry(script, "epochs=1", env=_no_slurm_env(tmp_path), cwd=tmp_path)
+def test_submit_dry_run_shows_the_sbatch_call_and_the_jobs_gpu_sweeps(tmp_path, script, no_slurm_env):
+    lines = _dry(script, "epochs=1", env=no_slurm_env, cwd=tmp_path)
     assert lines[0].startswith("sbatch ") and lines[0].endswith(f"{script.name} epochs=1")
     sweeps = [shlex.split(line) for line in lines if " sweep " in line]
     assert len(sweeps) == 2 and [Path(s[4]).name.rsplit("_", 1)[1] for s in sweeps] == ["le.yaml", "bp.yaml"]
@@ -63,8 +80,8 @@ def test_submit_dry_run_shows_the_sbatch_call_and_the_jobs_gpu_sweeps(tmp_path, 
 
 
 @pytest.mark.parametrize("user_device", [None, "device=cpu"])
-def test_submit_inside_the_job_passes_device_cuda_unless_told(tmp_path, user_device):
-    env = dict(_no_slurm_env(tmp_path), **GPU_ALLOCATION)
+def test_submit_inside_the_job_passes_device_cuda_unless_told(tmp_path, user_device, no_slurm_env):
+    env = dict(no_slurm_env, **GPU_ALLOCATION)
     args = [user_device] if user_device else []
     sweeps = [shlex.split(line) for line in _dry(SUBMIT[0], *args, env=env, cwd=tmp_path)]
     assert len(sweeps) == 2
@@ -74,10 +91,10 @@ def test_submit_inside_the_job_passes_device_cuda_unless_told(tmp_path, user_dev
 
 
 @pytest.mark.parametrize("script", FC_JOBS, ids=lambda p: p.name)
-def test_gpu_allocation_binds_one_gpu_per_step(tmp_path, script):
-    plain = _dry(script, env=_no_slurm_env(tmp_path), cwd=tmp_path)
-    gpu = _dry(script, env=dict(_no_slurm_env(tmp_path), **GPU_ALLOCATION), cwd=tmp_path)
-    cpu = _dry(script, env=dict(_no_slurm_env(tmp_path), **CPU_ALLOCATION), cwd=tmp_path)
+def test_gpu_allocation_binds_one_gpu_per_step(tmp_path, script, no_slurm_env):
+    plain = _dry(script, env=no_slurm_env, cwd=tmp_path)
+    gpu = _dry(script, env=dict(no_slurm_env, **GPU_ALLOCATION), cwd=tmp_path)
+    cpu = _dry(script, env=dict(no_slurm_env, **CPU_ALLOCATION), cwd=tmp_path)
     assert gpu[-1] == cpu[-1] == plain[-1]  # the same count of runs
     step = "srun --ntasks=1 --exclusive "
     for p, g, c in zip(plain[:-1], gpu[:-1], cpu[:-1]):
@@ -87,21 +104,21 @@ def test_gpu_allocation_binds_one_gpu_per_step(tmp_path, script):
     assert all("device=" not in p and not p.startswith("srun") for p in plain)
 
 
-def test_cpu_code_never_binds_a_gpu(tmp_path):
-    lines = _dry(F35 / "bars_jobs.sh", env=dict(_no_slurm_env(tmp_path), **GPU_ALLOCATION), cwd=tmp_path)
+def test_cpu_code_never_binds_a_gpu(tmp_path, no_slurm_env):
+    lines = _dry(F35 / "bars_jobs.sh", env=dict(no_slurm_env, **GPU_ALLOCATION), cwd=tmp_path)
     assert all(line.startswith("srun --ntasks=1 --cpus-per-task=1 --exclusive python ")
                for line in lines[:-1])
     assert not any("gres" in line or "device=" in line for line in lines)
 
 
-def test_a_user_device_override_wins_in_a_gpu_allocation(tmp_path):
-    env = dict(_no_slurm_env(tmp_path), **GPU_ALLOCATION)
+def test_a_user_device_override_wins_in_a_gpu_allocation(tmp_path, no_slurm_env):
+    env = dict(no_slurm_env, **GPU_ALLOCATION)
     lines = _dry(F2B / "2b_jobs.sh", "device=cpu", env=env, cwd=tmp_path)
     assert all(" device=cpu " in line and "device=cuda" not in line for line in lines[:-1])
 
 
-def test_array_task_gives_train_lines_the_gpu_of_the_task(tmp_path):
-    env = _no_slurm_env(tmp_path)
+def test_array_task_gives_train_lines_the_gpu_of_the_task(tmp_path, no_slurm_env):
+    env = no_slurm_env
     lines = _dry(F2B / "4c_jobs.sh", env=env, cwd=tmp_path)[:2]
     bars = _dry(F35 / "bars_jobs.sh", env=env, cwd=tmp_path)[0]
     listing = tmp_path / "commands.list"
