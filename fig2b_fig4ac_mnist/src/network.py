@@ -148,7 +148,7 @@ class LENetwork:
         self._diff = [self._zeros(B, n) for n in outs]  # K x B x n_l, (v - I)
         self._rho = [self._zeros(B, n) for n in outs]  # K x B x n_l, rate before filter
         self._noise = [self._zeros(B, n) for n in outs]  # K x B x n_l, zero for noiseless networks
-        self._scaled = [self._zeros(B, n) for n in outs]  # K x B x n_l, eta dt e / B
+        self._scaled = [self._zeros(B, n) for n in outs]  # K x B x n_l, eta dt e (1/B applied by the products)
         self._tau_err = [torch.empty_like(t) for t in self.tau]  # K x 1 x n_l, tau or tau_m of the error
         self._M = [torch.empty_like(w) for w in self.W]  # K x n_{l-1} x n_l, feedback matrix
         # presentation form of I_1 (training): G = x x^T + 1 1^T and S = sum of eta_1 dt e_1 / B
@@ -221,7 +221,7 @@ class LENetwork:
             if l > 0 or self._presenting in (None, "stepwise"):
                 torch.baddbmm(self.b[l], rho_in, W, out=I)  # K x B x n_l, a. I = rho_in W + b
             elif self._pending:  # I_1 += G (eta_1 dt e_1 / B) of the previous step: B x B x n_1 per network
-                I.baddbmm_(self._Gx, self._scaled[0])
+                I.baddbmm_(self._Gx, self._scaled[0], alpha=1.0 / B)
             torch.sub(I, u, out=d).add_(self.e[l]).div_(self.tau_m[l])  # K x B x n_l, b. d = (I - u + e)/tau_m
             torch.addcmul(u, self.tau[l], d, out=u_hat)  # K x B x n_l, c. u_hat = u + tau d
             if l > 0:  # v - I with v = u_hat (prosp_rate_errors) or d. u_hat^m = u + tau_m d
@@ -284,13 +284,14 @@ class LENetwork:
         rho_in: K x B x n_{l-1}, e: K x B x n_l.
         """
         scaled = self._scaled[l] if self._scaled[l].shape == e.shape else torch.empty_like(e)
-        torch.mul(e, self.eta_dt[l] / e.shape[1], out=scaled)  # K x B x n_l
+        torch.mul(e, self.eta_dt[l], out=scaled)  # K x B x n_l, eta dt e; the 1/B rides on the products
+        inv_B = 1.0 / e.shape[1]
         if l == 0 and self._presenting == "presentation":
-            self._S.add_(scaled)  # K x B x n_1
+            self._S.add_(scaled, alpha=inv_B)  # K x B x n_1
             self._pending = True
             return
-        self.W[l].baddbmm_(rho_in.mT, scaled)  # K x n_{l-1} x n_l
-        self.b[l].add_(scaled.sum(1, keepdim=True))  # K x 1 x n_l
+        self.W[l].baddbmm_(rho_in.mT, scaled, alpha=inv_B)  # K x n_{l-1} x n_l
+        self.b[l].add_(scaled.sum(1, keepdim=True), alpha=inv_B)  # K x 1 x n_l
 
     @torch.no_grad()
     def present(self, x, y, n_updates, train):
