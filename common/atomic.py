@@ -6,12 +6,23 @@ import tempfile
 from pathlib import Path
 
 
+def _new_file_mode():
+    """0666 less the umask: the mode open() gives a new file (mkstemp's own 0600 would hide run
+    results from the other members of a cluster group). Read once: os.umask can only be read by setting it."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+NEW_FILE_MODE = _new_file_mode()
+
 def write_atomic(path, data):
     """Replace `path` by the bytes `data`; an OSError (e.g. ENOSPC) leaves `path` as it was."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         try:
+            os.fchmod(fd, NEW_FILE_MODE)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]

@@ -267,10 +267,11 @@ def load_run(path):
     return Run(path, summary, config, folder, script, stem, _seed(path, config, summary))
 
 
-def find_runs(roots):
-    """Every run folder at or below the given roots (sorted, each once), and "<path>: <reason>" for
-    each one that cannot be read (skipped). A folder with summary.json but no config.yaml is not a
-    run folder (e.g. a demo script's output) and is passed over silently."""
+def find_runs(roots, prefix=""):
+    """Every run folder at or below the given roots (sorted, each once) whose run name starts with
+    `prefix` (e.g. "4a_" for one panel's runs), and "<path>: <reason>" for each one that cannot be read
+    (skipped). A folder with summary.json but no config.yaml is not a run folder (e.g. a demo script's
+    output) and is passed over silently."""
     runs, skipped, seen = [], [], set()
     for root in map(Path, roots):
         if not root.exists():
@@ -293,7 +294,7 @@ def find_runs(roots):
                 runs.append(load_run(path))
             except Unreadable as err:
                 skipped.append(f"{path}: {err}")
-    return runs, skipped
+    return [r for r in runs if r.stem.startswith(prefix)], skipped
 
 
 def with_status(runs, *statuses):
@@ -324,6 +325,23 @@ def mean_std(values):
     mean = float((v / scale).mean()) * scale if v.size else math.nan
     std = float((v / scale).std(ddof=1)) * scale if v.size > 1 else math.nan
     return mean, std, int(v.size)
+
+
+def mean_std_by_x(points):
+    """{series key: {x: (mean, std, n)}}, keys and x in order, from (series key, x, value) triples."""
+    groups = {}
+    for key, x, value in points:
+        groups.setdefault(key, {}).setdefault(x, []).append(value)
+    return {key: {x: mean_std(by_x[x]) for x in sorted(by_x)} for key, by_x in sorted(groups.items())}
+
+
+def draw_errorbars(ax, series, label):
+    """One line per key of `series` ({key: {x: (mean, std, n)}}): mean +- std against x, labelled
+    label(key) and the fewest seeds behind a point."""
+    for key, by_x in series.items():
+        stats = list(by_x.values())
+        ax.errorbar(list(by_x), [m for m, _, _ in stats], yerr=[s for _, s, _ in stats], marker="o", capsize=2,
+                    label=f"{label(key)} (n={min(n for _, _, n in stats)})")
 
 
 def mean_curve(curves):

@@ -22,6 +22,7 @@ from common.runs import (Plotted, data_title, default_out, extract, find_runs, l
                          not_drawn_note, save_figure, with_status)
 from fig2b_fig4ac_mnist.src.paths import RUNS  # noqa: E402
 
+PREFIX = "2b_"  # the run names of this panel: the config stems 2b_*
 LABELS = {"2b_le": "LE", "2b_fa": "LE + feedback alignment", "2b_big_tau": "LE, big tau (tau = 200, tau_m = 20)",
           "2b_no_prospective": "no prospective coding"}
 
@@ -30,16 +31,10 @@ def seed_count(n):
     return f"n={n.min()}" if n.min() == n.max() else f"n={n.min()}-{n.max()} by epoch"
 
 
-def fig2b_runs(run_dirs):
-    """(the Fig. 2b runs below run_dirs, of any status; the folders that cannot be read)."""
-    runs, skipped = find_runs(run_dirs)
-    return [r for r in runs if r.stem.startswith("2b_")], skipped
-
-
 def plot(run_dirs, out_path):
     """Draw the figure; Plotted.series: {run name: {"epochs", "mean", "std", "n"}} (n seeds per epoch),
     the name with the data set appended when the runs used more than one."""
-    runs, skipped = fig2b_runs(run_dirs)
+    runs, skipped = find_runs(run_dirs, PREFIX)
     curves, bad = extract(with_status(runs, "completed"), lambda r: r.curve("val", "error"))
     several = len({r.data_label for r, _ in curves}) > 1
     groups = {}
@@ -73,7 +68,7 @@ def main(argv=None):
     p.add_argument("runs", nargs="*", type=Path, default=[RUNS], help="run folders or runs/ roots (default: runs/)")
     p.add_argument("--out", type=Path, default=None, help="figure file (default: fig2b.png beside the runs)")
     a = p.parse_args(argv)
-    if not fig2b_runs(a.runs)[0]:
+    if not find_runs(a.runs, PREFIX)[0]:
         raise UsageError(f"no Fig. 2b run folders (2b_*/seed*) under {', '.join(map(str, a.runs))}; "
                          "make them with `bash fig2b_fig4ac_mnist/2b_jobs.sh`")
     out = a.out or default_out(a.runs, "fig2b.png")

@@ -17,10 +17,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from common.cli import UsageParser, entry_point  # noqa: E402
 from common.errors import UsageError  # noqa: E402
-from common.runs import (Plotted, data_title, default_out, extract, find_runs, layout, mean_std,  # noqa: E402
-                         not_drawn_note, save_figure, with_status)
+from common.runs import (Plotted, data_title, default_out, draw_errorbars, extract, find_runs, layout,  # noqa: E402
+                         mean_std_by_x, not_drawn_note, save_figure, with_status)
 from fig2b_fig4ac_mnist.src.paths import RUNS  # noqa: E402
 
+PREFIX = "4a_"  # the run names of this panel: 4a_<variant>_dt<dt>
 LABELS = {"exact": "exact tau (sigma_tau = 0)", "jitter20": "sigma_tau = 0.2", "jitter30": "sigma_tau = 0.3",
           "taur_errors": "tau^r-based errors, sigma_tau = 0.01", "learned_tau_m": "learned tau_m, sigma_tau = 0.2"}
 
@@ -32,31 +33,20 @@ def variant_label(name):
 
 def point(run):
     """(variant, dt, n_updates, test error): runs live in runs/4a_<variant>_dt<dt>/seed<S>/."""
-    name = re.sub(r"_dt[0-9.e-]+$", "", run.stem).removeprefix("4a_")
+    name = re.sub(r"_dt[0-9.e-]+$", "", run.stem).removeprefix(PREFIX)
     return name, float(run.config["dt"]), run.config["n_updates"], run.value("test_error")
-
-
-def fig4a_runs(run_dirs):
-    """(the Fig. 4a runs below run_dirs, of any status; the folders that cannot be read)."""
-    runs, skipped = find_runs(run_dirs)
-    return [r for r in runs if r.stem.startswith("4a_")], skipped
 
 
 def plot(run_dirs, out_path):
     """Draw the figure; Plotted.series: {variant: {dt: (mean, std, n)}}, the variant with the data set
     appended when the runs used more than one."""
-    runs, skipped = fig4a_runs(run_dirs)
+    runs, skipped = find_runs(run_dirs, PREFIX)
     points, bad = extract(with_status(runs, "completed"), point)
     several = len({r.data_label for r, _ in points}) > 1
-    groups = {}
-    for run, (name, dt, _, error) in points:
-        groups.setdefault(f"{name} [{run.data_label}]" if several else name, {}).setdefault(dt, []).append(error)
-    series = {name: {dt: mean_std(by_dt[dt]) for dt in sorted(by_dt)} for name, by_dt in sorted(groups.items())}
+    series = mean_std_by_x((f"{name} [{run.data_label}]" if several else name, dt, error)
+                           for run, (name, dt, _, error) in points)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for name, by_dt in series.items():
-        stats = list(by_dt.values())
-        ax.errorbar(list(by_dt), [m for m, _, _ in stats], yerr=[s for _, s, _ in stats], marker="o", capsize=2,
-                    label=f"{variant_label(name)} (n={min(n for _, _, n in stats)})")
+    draw_errorbars(ax, series, variant_label)
     n_updates = sorted({p[2] for _, p in points})
     ax.set_xscale("log")
     ax.set_xlabel(f"dt (presentation time T = {'/'.join(map(str, n_updates))} dt)")
@@ -76,7 +66,7 @@ def main(argv=None):
     p.add_argument("runs", nargs="*", type=Path, default=[RUNS], help="run folders or runs/ roots (default: runs/)")
     p.add_argument("--out", type=Path, default=None, help="figure file (default: fig4a.png beside the runs)")
     a = p.parse_args(argv)
-    if not fig4a_runs(a.runs)[0]:
+    if not find_runs(a.runs, PREFIX)[0]:
         raise UsageError(f"no Fig. 4a run folders (4a_*/seed*) under {', '.join(map(str, a.runs))}; "
                          "make them with `bash fig2b_fig4ac_mnist/4a_jobs.sh`")
     out = a.out or default_out(a.runs, "fig4a.png")

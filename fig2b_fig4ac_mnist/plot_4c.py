@@ -16,9 +16,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from common.cli import UsageParser, entry_point  # noqa: E402
 from common.errors import UsageError  # noqa: E402
-from common.runs import (Plotted, data_title, default_out, extract, find_runs, layout, mean_std,  # noqa: E402
-                         not_drawn_note, save_figure, with_status)
+from common.runs import (Plotted, data_title, default_out, draw_errorbars, extract, find_runs, layout,  # noqa: E402
+                         mean_std_by_x, not_drawn_note, save_figure, with_status)
 from fig2b_fig4ac_mnist.src.paths import RUNS  # noqa: E402
+
+PREFIX = "4c_"  # the run names of this panel: 4c_dt<dt>_...
 
 
 def point(run):
@@ -32,27 +34,15 @@ def label(dt, tau_s, data=None):
     return f"{text} [{data}]" if data else text
 
 
-def fig4c_runs(run_dirs):
-    """(the Fig. 4c runs below run_dirs, of any status; the folders that cannot be read)."""
-    runs, skipped = find_runs(run_dirs)
-    return [r for r in runs if r.stem.startswith("4c_")], skipped
-
-
 def plot(run_dirs, out_path):
     """Draw the figure; Plotted.series: {(dt, tau_s): {T: (mean, std, n)}}, the key with the data set
     appended when the runs used more than one."""
-    runs, skipped = fig4c_runs(run_dirs)
+    runs, skipped = find_runs(run_dirs, PREFIX)
     points, bad = extract(with_status(runs, "completed"), point)
     several = len({r.data_label for r, _ in points}) > 1
-    groups = {}
-    for run, (key, T, error) in points:
-        groups.setdefault(key + (run.data_label,) * several, {}).setdefault(T, []).append(error)
-    series = {key: {T: mean_std(by_T[T]) for T in sorted(by_T)} for key, by_T in sorted(groups.items())}
+    series = mean_std_by_x((key + (run.data_label,) * several, T, error) for run, (key, T, error) in points)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for key, by_T in series.items():
-        stats = list(by_T.values())
-        ax.errorbar(list(by_T), [m for m, _, _ in stats], yerr=[s for _, s, _ in stats], marker="o", capsize=2,
-                    label=f"{label(*key)} (n={min(n for _, _, n in stats)})")
+    draw_errorbars(ax, series, lambda key: label(*key))
     ax.set_xscale("log")
     ax.set_xlabel("presentation time T = n_updates dt")
     ax.set_ylabel("test error (%)")
@@ -71,7 +61,7 @@ def main(argv=None):
     p.add_argument("runs", nargs="*", type=Path, default=[RUNS], help="run folders or runs/ roots (default: runs/)")
     p.add_argument("--out", type=Path, default=None, help="figure file (default: fig4c.png beside the runs)")
     a = p.parse_args(argv)
-    if not fig4c_runs(a.runs)[0]:
+    if not find_runs(a.runs, PREFIX)[0]:
         raise UsageError(f"no Fig. 4c run folders (4c_*/seed*) under {', '.join(map(str, a.runs))}; "
                          "make them with `bash fig2b_fig4ac_mnist/4c_jobs.sh`")
     out = a.out or default_out(a.runs, "fig4c.png")

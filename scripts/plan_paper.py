@@ -117,7 +117,9 @@ def _folder_rules(entry):
         from fig2cde_higgs_mnist_cifar10.config import Config
         from fig2cde_higgs_mnist_cifar10.train import PER_NETWORK
         return Config, "seed", PER_NETWORK
-    return None, "training.seed", None
+    from fig3fig5_dendritic_microcircuits.src.bars_train import PER_NETWORK
+    from fig3fig5_dendritic_microcircuits.src.config import BarsConfig
+    return BarsConfig, "training.seed", PER_NETWORK
 
 
 def ensembles(command):
@@ -135,14 +137,14 @@ def ensembles(command):
     args = sweep_parser("sweep").parse_intermixed_args(argv)
     configs = [Path(x) for x in args.items if "=" not in x]
     cls, seed_key, per_network = _folder_rules(entry)
-    if cls is None:  # microcircuits: one ensemble per command, configs x seeds (run_bars.py sweep)
-        from common.cli import parse_seeds
-        return [[Network(c, {}) for c in configs for _ in parse_seeds(args.seeds)]]
     jobs = parse_sweep(argv, cls, entry.parent, seed_key=seed_key).jobs
     per_config = len(jobs) // len(configs)  # jobs come ordered config, variant, seed
     groups = defaultdict(list)
     for j, (cfg, _) in enumerate(jobs):
-        groups[ensemble_key(cfg, per_network)].append(Network(configs[j // per_config], config_to_dict(cfg)))
+        values = config_to_dict(cfg)
+        if "network" in values:  # microcircuits: the derived step count N prices the run
+            values["network"]["steps_per_pattern"] = cfg.network.steps_per_pattern
+        groups[ensemble_key(cfg, per_network)].append(Network(configs[j // per_config], values))
     return list(groups.values())
 
 
@@ -178,8 +180,9 @@ def schedule(net, costs):
 def price_ensemble(nets, costs):
     """Price of one ensemble of K networks: each network alone, and all K stepped together (every
     member steps while the longest schedule of each kind of step lasts)."""
-    if not nets[0].cfg:  # microcircuits: CPU engine only
-        steps = sum(bars_network_steps(int(re.search(r"tpres_(\d+)\.yaml", str(n.config)).group(1))) for n in nets)
+    if "network" in nets[0].cfg:  # microcircuits: CPU engine only
+        steps = sum(bars_network_steps(n.cfg["network"]["steps_per_pattern"], n.cfg["training"]["n_epochs"])
+                    for n in nets)
         return Price(steps * costs["mc"]["single"], steps * costs["mc"]["ensemble"])
     K, price = len(nets), Price()
     plans = [schedule(n, costs) for n in nets]

@@ -192,6 +192,8 @@ def ctrl_c_twice(entry_module, on):
             return real_replace(src, dst, *args, **kwargs)
         setattr(module, on, first)
         os.replace = replace
+        # Python's own Ctrl-C handler, also where pytest was started with SIGINT ignored (a background job)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return hook
 
 

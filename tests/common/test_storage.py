@@ -1,6 +1,7 @@
 """A run folder that cannot be written (a file in its place, read-only, full disk) ends the run with
 exit code 2 and one line naming the folder; the last good checkpoint survives and the rerun resumes
-to the metrics of an uninterrupted run; summary.json never stays `running` unexplained."""
+to the metrics of an uninterrupted run; summary.json never stays `running` unexplained; the files it
+writes get the mode of any new file."""
 import errno
 import json
 import os
@@ -119,3 +120,17 @@ def test_really_full_disk(tmp_path, capsys, mount, room):
     assert metrics(folder) == metrics(tmp_path / "reference")
     if recorded == "running":
         assert "ended without recording why" in (folder / "log.txt").read_text()
+
+
+def test_run_files_get_the_mode_of_a_new_file(tmp_path, capsys):
+    """Files written atomically are readable as any new file is (0666 less the umask), not mkstemp's 0600."""
+    old = os.umask(0o022)
+    try:
+        mode = atomic._new_file_mode()
+    finally:
+        os.umask(old)
+    assert mode == 0o644
+    code, _ = run(tmp_path, capsys)
+    assert code == 0
+    for name in ("config.yaml", "summary.json", "checkpoint.pt"):
+        assert (tmp_path / "run" / name).stat().st_mode & 0o777 == atomic.NEW_FILE_MODE, name

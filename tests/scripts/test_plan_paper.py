@@ -50,6 +50,18 @@ def test_bars_priced_alone_and_as_ensemble():
     assert price.gpu == 0
 
 
+def test_bars_grouped_into_ensembles_as_the_sweep_groups_them():
+    """LE and orig of one step count differ only in PER_NETWORK keys (one ensemble); another step count is
+    another ensemble, priced with its own N and the n_epochs override."""
+    cfg = REPO / "fig3fig5_dendritic_microcircuits" / "experiment_configs"
+    command = (f"python {REPO}/fig3fig5_dendritic_microcircuits/src/run_bars.py sweep {cfg}/bars_le_tpres_100.yaml "
+               f"{cfg}/bars_orig_tpres_100.yaml {cfg}/bars_le_tpres_200.yaml --seeds 1,2 training.n_epochs=3")
+    groups = plan_paper.ensembles(command)
+    assert [len(nets) for nets in groups] == [4, 2]
+    price = plan_paper.price_ensemble(groups[1], {"mc": {"single": 1.0, "ensemble": 0.5}})
+    assert price.cpu == 2 * 3 * 16 * 200 and price.cpu_ens == price.cpu / 2
+
+
 def _networks(commands):
     return sum(len(nets) for command in commands for nets in plan_paper.ensembles(command))
 
