@@ -38,8 +38,14 @@ class Restart:
 
 
 def _refused_for_content(err):
-    """A RunFolder refusal caused by the folder's contents, not by the OS (those chain an OSError)."""
-    return not isinstance(err.__context__, OSError)
+    """A RunFolder refusal caused by the folder's contents, not by the OS (those chain an OSError,
+    directly or under the ConfigError of a config.yaml that cannot be read)."""
+    cause = err.__context__
+    while cause is not None:
+        if isinstance(cause, OSError):
+            return False
+        cause = cause.__context__
+    return True
 
 
 def earlier_divergence(path, cfg):

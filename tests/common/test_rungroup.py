@@ -200,6 +200,24 @@ def test_a_folder_of_another_config_is_broken_for_restart_and_a_held_folder_is_n
         run.complete()
 
 
+def test_a_config_the_os_will_not_let_us_read_is_no_broken_run(tmp_path, monkeypatch):
+    """A config.yaml that cannot be opened (e.g. another user's run, mode 0600) is an OS refusal:
+    Restart(broken=True) names it and removes nothing."""
+    import common.config
+    _end(tmp_path / "theirs", 0, "interrupted")
+    before = files(tmp_path / "theirs")
+    real_open = open
+
+    def refuse(path, *args, **kwargs):
+        if str(path).endswith("theirs/config.yaml"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(common.config, "open", refuse, raising=False)
+    with pytest.raises(UsageError, match="cannot be read"):
+        RunGroup(jobs(tmp_path, ["theirs"]), restart=Restart(broken=True)).__enter__()
+    assert files(tmp_path / "theirs") == before
+
+
 def test_a_diverged_run_is_final_unless_named(tmp_path):
     """A rerun leaves a diverged member out (nothing entered, every byte kept, status diverged);
     Restart naming its folder, or True for a single run, starts it over."""
