@@ -6,7 +6,9 @@ Rows (all measured in this process, interleaved where compared):
 - fc_ensemble8_vs_8_single_cpu: time of one step of an ensemble of K = 8 networks / 8 single-network
   steps; target <= 1.1.
 - fc_train_presentation_vs_stepwise_cpu: a training presentation (n_updates steps) with
-  input_current: presentation / the same with stepwise; target <= 0.5.
+  input_current: presentation / the same with stepwise; target <= 0.5. Its details give the same ratio
+  for the matrix products alone (products_only_ratio): the floor the elementwise work both forms
+  share lifts the step's ratio from.
 - fc_eval_cached_vs_uncached_cpu: an evaluation presentation (I_1 computed once) / the same steps
   recomputing I_1 in every step; target <= 0.35.
 - With CUDA (else SKIP): fc_gpu_k16_per_network_speedup = single-network eager step / (K = 16 CUDA-graph
@@ -33,14 +35,18 @@ FIG2B_STEPS = (199 * 97 + 201 * 19) * 100
 NO_CUDA = "no CUDA"
 
 
-def _matmuls(net, x, W, bufs):
-    """The products one lean training step performs, with the same shapes, layouts and out= buffers.
+def _matmuls(net, x, W, bufs, G=None):
+    """The products one lean training step performs, with the same shapes, layouts and out= buffers;
+    with G (B x B), layer 1's in the presentation form (I_1 += G s instead of its forward and update).
 
     W are copies of the network's weights: the update GEMM needs a nonzero alpha (BLAS skips alpha = 0).
     """
     I, diff, e, g = bufs
     for l in range(net.L):
         rho_in = x if l == 0 else net.r[l - 1]
+        if l == 0 and G is not None:
+            I[0].baddbmm_(G, e[0])  # I_1 carried over the presentation
+            continue
         torch.baddbmm(net.b[l], rho_in, W[l], out=I[l])  # forward drive
         if l > 0:
             torch.bmm(diff[l], W[l].mT, out=g[l - 1])  # error sent down
@@ -68,16 +74,21 @@ def _data(device):
     return x, y
 
 
+def _matmul_args(net):
+    """Buffers and weight copies for _matmuls, shaped like the (K = 1) network's."""
+    sizes = net.sizes[1:]
+    bufs = ([torch.empty(1, B, n) for n in sizes], [torch.randn(1, B, n) for n in sizes],
+            [torch.randn(1, B, n) * 1e-3 for n in sizes], [torch.empty(1, B, n) for n in net.sizes[1:-1]])
+    return bufs, [w.clone() for w in net.W]
+
+
 def _step_vs_matmul(quick):
     net = _nets(1, "cpu")
     x, y = _data("cpu")
     for _ in range(5):
         net.step(x, y, train=True)
     x1 = x.expand(1, -1, -1)
-    sizes = net.sizes[1:]
-    bufs = ([torch.empty(1, B, n) for n in sizes], [torch.randn(1, B, n) for n in sizes],
-            [torch.randn(1, B, n) * 1e-3 for n in sizes], [torch.empty(1, B, n) for n in net.sizes[1:-1]])
-    W = [w.clone() for w in net.W]
+    bufs, W = _matmul_args(net)
     n_inner, rounds = (5, 4) if quick else (20, 15)
     t_step, t_mm = [], []
     for _ in range(rounds):  # interleaved so that load changes hit both sides alike
@@ -127,12 +138,20 @@ def _input_current_rows(quick, device, sync=lambda: None):
     sides = {"stepwise": lambda: step_net.present(x, y, n, train=True),
              "presentation": lambda: pres_net.present(x, y, n, train=True),
              "cached": lambda: step_net.present(x, y, n, train=False), "uncached": uncached}
+    if device == "cpu":  # the matrix products alone of n steps of each form: the ratio's floor
+        x1 = x.expand(1, -1, -1)
+        G = torch.bmm(x1, x1.mT).add_(1.0)  # 1 x B x B
+        bufs, W = _matmul_args(step_net)
+        sides["stepwise_products"] = lambda: [_matmuls(step_net, x1, W, bufs) for _ in range(n)]
+        sides["presentation_products"] = lambda: [_matmuls(step_net, x1, W, bufs, G) for _ in range(n)]
     times = {k: [] for k in sides}
     for _ in range(2 if quick else 4):
         for k, fn in sides.items():
             times[k].append(_time(fn, 1, sync) / n)
     t = {k: min(v) for k, v in times.items()}
     details = {f"{k}_step_ms": v * 1e3 for k, v in t.items()}
+    if "stepwise_products" in t:
+        details["products_only_ratio"] = t["presentation_products"] / t["stepwise_products"]
     details.update({"batch": float(B), "n_updates": float(n), "timing": "min over interleaved rounds"})
     return [{"name": f"fc_train_presentation_vs_stepwise_{tag}", "value": t["presentation"] / t["stepwise"],
              "goal": 0.5, "better": "lower", "unit": "ratio", "details": details},
