@@ -534,10 +534,29 @@ def run(lay, ens, sched, rec):
     require_disjoint(**{f"{name}.{f}": v for name, t in (("Geometry", g), ("Lanes", e), ("Run", r))
                         for f, v in t._asdict().items()})
     with _vectorisers(loop=True):
-        _run_blocks(g, e, r)
+        try:
+            _run_blocks(g, e, r)
+        except numba.core.errors.NumbaError as err:
+            _compile_failed(err)
     for name, packed in state.items():
         getattr(ens, name)[...] = from_lanes(packed, K)
     return from_lanes(out, K), from_lanes(div_at, K)
+
+
+class CompileFailure(RuntimeError):
+    """The kernels compiled lazily at their first call (_err ... _run_blocks) could not be built;
+    nothing ran, and AVAILABLE is now False."""
+
+
+def _compile_failed(err):
+    """numba types and compiles a kernel before it runs a line of it, so a NumbaError from the call is a
+    compile failure with every array untouched: from now on this process reports the engine unavailable."""
+    global AVAILABLE, UNAVAILABLE_MSG
+    AVAILABLE = False
+    UNAVAILABLE_MSG = (f"the compiled engine cannot be built with numba {numba.__version__} "
+                       f"({type(err).__name__}: {(str(err).splitlines() or [''])[0]}); use a numba of the "
+                       "range in requirements.txt, or engine='numpy' (about 10x slower)")
+    raise CompileFailure(UNAVAILABLE_MSG) from err
 
 
 def phi_array(x, out):

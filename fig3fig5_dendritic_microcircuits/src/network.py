@@ -45,6 +45,7 @@ class Microcircuits:
     def __init__(self, dims, params, seeds, bias_on=False, init_weights=None, engine="auto"):
         if len(params) != len(seeds):
             raise ValueError("one seed per network")
+        self.engine_asked = engine
         self.engine, self.engine_note = _resolve_engine(engine)
         self.lay = make_layout(dims, bias_on)
         self.params = list(params)
@@ -200,8 +201,7 @@ class Microcircuits:
                        rs["ybuf"], rs["ylast"], rs["flag_last"], rs["acc"], rs["cnt"])
         sched = Schedule(X, T, learn, int(n), bool(store_delta), V_MAX)
         recording = Recording(rec_idx, c, trace, np.zeros(K, dtype=np.int64))
-        engine = engine_numba if self.engine == "numba" else engine_numpy
-        out, div_at = engine.run(lay, ens, sched, recording)
+        out, div_at = self._engine_run(lay, ens, sched, recording)
         if finalize and rec_idx.size and rs["cnt"].max() > 0:     # final partial block (model §3)
             last = (rs["acc"] / np.maximum(rs["cnt"], 1)[:, None]).astype(np.float32)
             trace = np.concatenate([trace, last[:, None]], axis=1)
@@ -213,6 +213,19 @@ class Microcircuits:
             traces[tuple(key)] = lay.unflatten(trace[:, :, j:j + size], key[1], shape)
             j += size
         return RunResult(out, traces, div_at)
+
+    def _engine_run(self, *args):
+        """The chosen engine's run. Where the compiled one fails to compile at its first call (nothing
+        ran), 'auto' goes on with numpy and says so in one line; 'numba' stops with exit 2."""
+        if self.engine == "numba":
+            try:
+                return engine_numba.run(*args)
+            except engine_numba.CompileFailure as err:
+                if self.engine_asked == "numba":
+                    raise UsageError(f"engine 'numba': {err}") from None
+                self.engine, self.engine_note = "numpy", str(err)
+                print(f"note: {err}")
+        return engine_numpy.run(*args)
 
     def _record_index(self, record):
         idx, shapes = [], []

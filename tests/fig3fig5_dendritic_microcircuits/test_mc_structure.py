@@ -12,7 +12,7 @@ from fig3fig5_dendritic_microcircuits.src.params import derived
 from fig3fig5_dendritic_microcircuits.src.protocol import train_schedule
 from fig3fig5_dendritic_microcircuits.src.runfolders import load_weights, save_arrays
 
-from .helpers import CONFIGS, NS, bars_cfg, mimic_cfg, net, params
+from .helpers import CONFIGS, NS, bars_cfg, mimic_cfg, net, params, random_schedule
 
 
 def test_bars_dataset_is_the_8_patterns_of_spec_4_1():
@@ -198,6 +198,35 @@ def test_bad_mimic_config_exits_2(capsys, tmp_path):
                                "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "network.dt" in err
+
+
+@pytest.mark.skipif(not __import__("importlib").util.find_spec("numba"), reason="numba not importable")
+def test_a_kernel_that_fails_to_compile_at_its_first_call_falls_back_to_numpy(monkeypatch, capsys):
+    """The compiled kernels are typed at their first call; a numba that refuses them there: 'auto'
+    goes on with the numpy engine (its numbers, untouched state, one note line), 'numba' exits 2."""
+    import numba
+    from fig3fig5_dendritic_microcircuits.src import engine_numba
+
+    def refuse(*args):
+        raise numba.core.errors.TypingError("no implementation for this numba")
+    monkeypatch.setattr(engine_numba, "_run_blocks", refuse)
+    monkeypatch.setattr(engine_numba, "AVAILABLE", engine_numba.AVAILABLE)  # restored afterwards
+    monkeypatch.setattr(engine_numba, "UNAVAILABLE_MSG", engine_numba.UNAVAILABLE_MSG)
+    if not engine_numba.AVAILABLE:
+        pytest.skip("the compiled engine is not available here")
+    X, T, learn = random_schedule(2, 4, (9, 30, 3), seed=3)
+    with pytest.raises(UsageError, match="engine 'numba': the compiled engine cannot be built"):
+        net([params(True)], [5], engine="numba").run(X[:1], T[:1], n=20)
+    assert not engine_numba.AVAILABLE  # networks made later start on numpy
+    monkeypatch.setattr(engine_numba, "AVAILABLE", True)
+    reference = net([params(True), params(False)], [5, 6], engine="numpy").run(X, T, learn=learn, n=20)
+    auto = net([params(True), params(False)], [5, 6], engine="auto")
+    assert auto.engine == "numba"
+    capsys.readouterr()
+    got = auto.run(X, T, learn=learn, n=20)
+    assert auto.engine == "numpy" and "TypingError" in auto.engine_note
+    assert capsys.readouterr().out.count("note: the compiled engine cannot be built") == 1
+    assert np.array_equal(got.out, reference.out)
 
 
 def test_unknown_variant_key_rejected():
