@@ -1,6 +1,7 @@
 """Atomic file writes: a uniquely named temp file beside the target, fsync, rename. A failed or killed
 write never replaces the previous file; its temp file is removed on failure, and the one a killed
 process left is removed by the next start in that run folder (common/runfolder.py)."""
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -16,13 +17,15 @@ def _new_file_mode():
 
 NEW_FILE_MODE = _new_file_mode()
 
+
 def write_atomic(path, data):
     """Replace `path` by the bytes `data`; an OSError (e.g. ENOSPC) leaves `path` as it was."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    with contextlib.suppress(OSError):  # a file system without modes (some network mounts): write anyway
+        os.fchmod(fd, NEW_FILE_MODE)
     try:
         try:
-            os.fchmod(fd, NEW_FILE_MODE)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
