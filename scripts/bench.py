@@ -8,7 +8,6 @@ measured here, e.g. "no CUDA"). This script runs them, prints every row as measu
 PASS/FAIL (SKIP with the reason for skipped rows, never PASS), and exits 0 only when no row fails. A module that is absent,
 fails to import or raises is reported as MISSING/ERROR, and the other benchmarks still run.
 """
-import argparse
 import importlib.util
 import json
 import math
@@ -16,6 +15,8 @@ import sys
 import time
 import traceback
 from pathlib import Path
+
+from common.cli import UsageParser, entry_point
 
 SCRIPTS = Path(__file__).resolve().parent
 BENCHES = ("fc", "lenet", "microcircuit")
@@ -106,8 +107,9 @@ def format_table(rows):
     return "\n".join(lines)
 
 
+@entry_point
 def main(argv=None, modules_dir=SCRIPTS):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = UsageParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("which", choices=BENCHES + ("all",), help="benchmark to run")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--quick", action="store_true", help="short runs (< 20 s each; smoke only)")

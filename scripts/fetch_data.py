@@ -16,7 +16,6 @@ trailer verify it), and the table must have the 11,000,000 rows of 29 columns (l
 stated on the UCI data set page (https://archive.ics.uci.edu/dataset/280/higgs). The SHA-256 of the
 verified file is written beside it (HIGGS.csv.gz.sha256) so later copies can be compared.
 """
-import argparse
 import gzip
 import hashlib
 import os
@@ -30,6 +29,7 @@ import torch
 import torchvision
 from torchvision.datasets.utils import check_integrity
 
+from common.cli import UsageParser, entry_point
 from common.data import FASHION_DEBIAN, HIGGS_URL, SOURCES, data_root, load_vision
 from common.errors import UsageError
 
@@ -163,8 +163,9 @@ def fetch_higgs(root, download):
     return f"{HIGGS_ROWS} rows x {HIGGS_COLS} columns, gzip stream intact; sha256 {digest}"
 
 
+@entry_point
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = UsageParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("datasets", nargs="*", default=list(VISION), metavar="NAME",
                         help=f"any of {', '.join(ALL)}, or all (default: {' '.join(VISION)})")
     parser.add_argument("--root", type=Path, default=None,

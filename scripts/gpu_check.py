@@ -18,7 +18,6 @@ prints SKIP and exits 0. Exit 1 when a check fails.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -32,6 +31,7 @@ if str(REPO) not in sys.path:
 
 import torch  # noqa: E402
 
+from common.cli import UsageParser, entry_point  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.device import check_arch, describe, device_record  # noqa: E402
 from common.errors import UsageError  # noqa: E402
@@ -227,8 +227,9 @@ def default_out() -> Path:
         Path("runs") / "gpu_check" / "gpu_check.json"
 
 
+@entry_point
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = UsageParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=None, help="the JSON report (see above for the default)")
     args = p.parse_args(argv)
     if not torch.cuda.is_available():

@@ -14,7 +14,6 @@ each of its rows. A run folder that cannot be read (by this script or by a plot 
 that cannot be a result (common/runs.py out_of_range) and anything below a root that is neither a
 regular file nor a folder are left out and listed in results.md; they never stop the other runs or panels.
 """
-import argparse
 import importlib.util
 import math
 import sys
@@ -26,6 +25,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from panels import PANELS  # noqa: E402
+from common.cli import UsageParser, entry_point  # noqa: E402
 from common.runs import (Run, Unreadable, find_runs, fmt_mean_std, group_runs, is_percent, read_json,  # noqa: E402
                          scan, special_kind)
 
@@ -262,8 +262,9 @@ def format_table(table):
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
 
 
+@entry_point
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = UsageParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("roots", nargs="*", type=Path, help="folders to search for run folders "
                         "(default: the experiment folders' runs/ and runs/)")
     parser.add_argument("--out", type=Path, default=REPO / "figures", help="output folder (default: figures/)")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import step_costs
+from common.cli import UsageParser, entry_point
 from panels import PANELS
 from step_costs import (MEASURED, bars_network_steps, fc_core_s, fc_ensemble_factor, fc_steps, gpu_bytes, gpu_step_s,
                         le_bp_core_s, le_bp_steps, model_2cde)
@@ -319,5 +320,11 @@ def launch_paper(launcher, only=None):
     return 1 if failed else 0
 
 
+@entry_point
+def main(argv=None):
+    UsageParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # no options: refuses any
+    return list_paper()
+
+
 if __name__ == "__main__":
-    sys.exit(list_paper())
+    sys.exit(main())

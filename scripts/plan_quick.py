@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from common.cli import UsageParser, entry_point
 from panels import BY_ID, PANEL_IDS, PANELS
 from step_runner import ONE_THREAD, REPO, fmt_s
 
@@ -117,10 +118,9 @@ def calibrate(only=None):
     return 0
 
 
+@entry_point
 def main(argv=None):
-    import argparse
-
-    parser = argparse.ArgumentParser(description="measure the quick profile's steps here")
+    parser = UsageParser(description="measure the quick profile's steps here")
     parser.add_argument("--calibrate", action="store_true", help="run every step of the plan, one at a time")
     parser.add_argument("--data-root", type=Path, default=None, help="data folder (default: $LE_DATA_DIR, else data/)")
     parser.add_argument("--only", default=None, help=f"comma-separated panels: {','.join(PANEL_IDS)}")

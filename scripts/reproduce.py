@@ -30,6 +30,7 @@ from plan_quick import MNIST_PANELS, PANEL_IDS, detect_data, quick_steps
 from step_costs import measure
 from step_runner import fmt_s, run_steps, show
 
+from common.cli import UsageParser, entry_point
 from common.runs import find_runs, status_note
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,8 +159,9 @@ def run_quick(args):
     return 1 if failed else 0
 
 
+@entry_point
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = UsageParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--profile", choices=("quick", "paper"), default="quick")

@@ -38,6 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from common.cli import UsageParser, entry_point  # noqa: E402
+
 # The recorded costs (step_costs.json: the command, date, machine and load average of the measurement
 # under "measured"). Per step, in seconds: fc and LE one Euler step of one network; bp one batch; bpm
 # one SGD step in training, one batch in evaluation; "trace": see trace().
@@ -435,11 +437,11 @@ def _machine():
     return f"{os.cpu_count()} cores, {cpu}"
 
 
+@entry_point
 def main(argv=None):
-    import argparse
     import os
 
-    parser = argparse.ArgumentParser(description="measure the per-step costs of every model here (one math thread)")
+    parser = UsageParser(description="measure the per-step costs of every model here (one math thread)")
     parser.add_argument("--write", action="store_true", help=f"record them in {RECORD.name}")
     args = parser.parse_args(argv)
     load0 = os.getloadavg()[0]
