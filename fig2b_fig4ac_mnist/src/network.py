@@ -119,8 +119,11 @@ class LENetwork:
                     tau[l].append(torch.full((n_out,), float(cfg.tau)))
                     tau_m[l].append(torch.full((n_out,), float(cfg.tau_m)))
         to = dict(device=self.device, dtype=self.dtype)
-        self.W = [torch.stack(w).to(**to).contiguous() for w in W]  # K x n_{l-1} x n_l
-        self.B = [torch.stack(m).to(**to).contiguous() for m in B]  # K x n_{l-1} x n_l
+        # W and B are K x n_{l-1} x n_l views of K x n_l x n_{l-1} storage, the layout in which the step's
+        # CPU products run fastest (the 100 x 10 layer's forward 1.7x, its update 3.9x, the input layer's
+        # update 1.1x faster; the whole step about 2 %); the products' rounding differs from row-major W's
+        self.W = [torch.stack(w).to(**to).mT.contiguous().mT for w in W]  # K x n_{l-1} x n_l
+        self.B = [torch.stack(m).to(**to).mT.contiguous().mT for m in B]  # K x n_{l-1} x n_l
         self.b = [torch.stack(v)[:, None].to(**to).contiguous() for v in b]  # K x 1 x n_l
         self.tau = [torch.stack(t)[:, None].to(**to).contiguous() for t in tau]  # K x 1 x n_l
         self.tau_m = [torch.stack(t)[:, None].to(**to).contiguous() for t in tau_m]  # K x 1 x n_l
