@@ -1,5 +1,5 @@
-"""`LESequential.present` (the n_updates steps on one batch) captured once as a CUDA graph and
-replayed (no I/O).
+"""`LESequential.present` (the n_updates steps on one batch, with the first stage holding the batch:
+`LESequential.holding`) captured once as a CUDA graph and replayed (no I/O).
 
 The steps reassign some state attributes to fresh tensors (eps, u_hat, pool rates) and update others in
 place (u, r, r', W, b). A graph always reads and writes one fixed set of state tensors, the static
@@ -98,8 +98,9 @@ class GraphedPresent:
             self.pool = graph_api.graph_pool_handle()
         self._set_flags(flags)  # record the kernels a batch entering with these flags launches
         with graph_api.graph(graph, pool=self.pool):  # records only: the state keeps the eager results
-            for _ in range(n_updates):
-                net.step(sx, sy, train)
+            with net.holding(sx, train):  # the steps of `present`, the held input included
+                for _ in range(n_updates):
+                    net.step(sx, sy, train)
             self._pin()
         if self._flags() != flags_after:
             raise RuntimeError("captured steps end with other flags than the eager steps")

@@ -8,6 +8,10 @@ Rows:
   presentation of 8 single networks; target <= 1.0 (no slower than the members one after another).
 - lenet_eval_held_vs_per_step_cpu: an evaluation presentation (the first convolution's output held
   over the presentation) / the same steps computing it in every step; target <= 1.0.
+- lenet_cpu_kernel_choices_vs_gpu_kernels_cpu: a training presentation (N_CHOICES steps on one batch)
+  with the CPU's own kernel choices (channels-last pooling and second-convolution copies, the
+  patches product for the first convolution's weight gradient; le_layers.CPU_KERNEL_CHOICES) / the
+  same with the kernels a GPU runs; target <= 1.0 (each device gets its faster path).
 - With CUDA (else SKIP): lenet_gpu_k16_per_network_speedup = single-network eager step / (K = 16
   ensemble step replayed from a CUDA graph / 16), target >= 10, in the training configuration
   (float32 without TF32, deterministic cuDNN).
@@ -21,12 +25,14 @@ import time
 import torch
 
 from fig2cde_higgs_mnist_cifar10.graphs import GraphedPresent
+from fig2cde_higgs_mnist_cifar10.model import le_layers
 from fig2cde_higgs_mnist_cifar10.model.architectures import Clip01, build_le, equivalent_ann
 from fig2cde_higgs_mnist_cifar10.model.le_ensemble import network_input, stack
 from fig2cde_higgs_mnist_cifar10.model.le_sequential import le_learning_rate
 
 BATCH = 128
 N_PRESENT = 5  # steps of a timed training presentation: the ensemble splits its input once per presentation
+N_CHOICES = 20  # steps of a timed training presentation: the patches are cut once per presentation
 NO_CUDA = "no CUDA"
 
 
@@ -77,6 +83,30 @@ def _ensemble_cpu(quick: bool) -> dict:
             "unit": "ratio", "details": {"ensemble_step_per_seed_ms": me / (K * N_PRESENT) * 1e3,
                                          "single_step_ms": m8 / (K * N_PRESENT) * 1e3, "K": float(K),
                                          "threads": float(torch.get_num_threads())}}
+
+
+def _kernel_choices_cpu(quick: bool) -> dict:
+    net = _lenet(0)
+    xs, ys = _data(1)
+    net.present(xs[0], ys[0], 3, True)
+
+    def present(choices):
+        le_layers.CPU_KERNEL_CHOICES = choices
+        try:
+            net.present(xs[0], ys[0], N_CHOICES, True)
+        finally:
+            le_layers.CPU_KERNEL_CHOICES = True
+
+    times = {True: [], False: []}
+    for _ in range(2 if quick else 5):  # interleaved
+        for choices in times:
+            times[choices].append(_time_block(lambda: present(choices), 1) / N_CHOICES)
+    own, gpu = min(times[True]), min(times[False])  # the least-disturbed round of each
+    return {"name": "lenet_cpu_kernel_choices_vs_gpu_kernels_cpu", "value": own / gpu, "goal": 1.0,
+            "better": "lower", "unit": "ratio",
+            "details": {"cpu_choices_step_ms": own * 1e3, "gpu_kernels_step_ms": gpu * 1e3,
+                        "batch_size": float(BATCH), "steps": float(N_CHOICES),
+                        "threads": float(torch.get_num_threads())}}
 
 
 def _eval_held_cpu(quick: bool) -> dict:
@@ -169,7 +199,7 @@ def measure(quick: bool = False) -> list[dict]:
              "details": {"le_step_ms": le_med * 1e3, "torch_fwd_bwd_ms": bp_med * 1e3,
                          "batch_size": float(BATCH), "threads": float(torch.get_num_threads()),
                          "device": "cpu"}},
-            _ensemble_cpu(quick), _eval_held_cpu(quick)]
+            _ensemble_cpu(quick), _eval_held_cpu(quick), _kernel_choices_cpu(quick)]
     if torch.cuda.is_available():
         rows.append(_gpu_row(quick))
     else:

@@ -46,6 +46,8 @@ class _ChannelStacked:
 class EnsembleConv2d(_ChannelStacked, Conv2d):
     """K Conv2d members; W [K*F, C, k, k], b [K*F]; groups=K, one group per member."""
 
+    patched_weight_gradient = False  # a grouped convolution's weight gradient (_sums)
+
     def basal(self, r_in):
         return F.conv2d(r_in, self.W, self.b, groups=self.K)  # a: [B, K*F, T, T]
 

@@ -14,6 +14,15 @@ import torch.nn.functional as F
 
 _conv_backward = torch.ops.aten.convolution_backward.default
 
+# On the CPU some stages pick other kernels for the same sums, the faster ones there: channels-last
+# copies (MaxPool2d, Conv2d._cpu_layout) and the patches product (Conv2d.hold). scripts/step_costs.py
+# turns this off to trace the kernels a GPU runs.
+CPU_KERNEL_CHOICES = True
+
+
+def _cpu_choice(t: torch.Tensor) -> bool:
+    return CPU_KERNEL_CHOICES and t.device.type == "cpu"
+
 
 def hard_sigmoid(u_hat: torch.Tensor, r: torch.Tensor, rp: torch.Tensor) -> None:
     """r = clip(u_hat, 0, 1), r' = 1[0 <= u_hat <= 1] (both ends inclusive), written in place."""
@@ -95,11 +104,11 @@ class _WeightStage(_Stage):
         self.held: torch.Tensor | None = None  # the basal input a, held while it cannot change (hold)
         self._u_hat_held: torch.Tensor | None = None  # u_hat = held + eps, written here, never into held
 
-    def hold(self, r_in: torch.Tensor | None) -> None:
-        """Compute a = W * r_in + b once and use it in every step until hold(None). For the first stage
-        in evaluation: its input and weights are constant over a presentation, so every step would
-        compute exactly these numbers."""
-        self.held = None if r_in is None else self.basal(r_in)
+    def hold(self, r_in: torch.Tensor | None, train: bool = False) -> None:
+        """r_in is this (first) stage's input in every step until hold(None): constant over a
+        presentation. In evaluation the weights are constant too: a = W * r_in + b is computed once and
+        used in every step (every step would compute exactly these numbers)."""
+        self.held = None if r_in is None or train else self.basal(r_in)
 
     def _basal_input(self, r_in: torch.Tensor) -> torch.Tensor:
         return self.basal(r_in) if self.held is None else self.held
@@ -232,21 +241,47 @@ class Conv2d(_WeightStage):
         self.bias_lr = bias_lr
         n_pos = self.out_shape[1] * self.out_shape[2]  # T^2
         self.bias_scale = 1.0 / n_pos if bias_lr == "mean" else 1.0  # model Q1
+        self.patches: torch.Tensor | None = None  # [B, T^2, C k^2] of the held input (see hold)
+        self._patches_of: torch.Tensor | None = None  # the input they were cut from
 
     def basal(self, r_in: torch.Tensor) -> torch.Tensor:
         return F.conv2d(r_in, self.W, self.b)  # a: [B, F, T, T]
+
+    # On the CPU, the weight gradient of a one-channel input (MNIST) as one batched product with the input's
+    # patches, cut once per presentation, takes a fifth of the time of the convolution's weight-gradient
+    # kernel; with three channels (CIFAR-10) the two cost the same and cutting the patches costs more.
+    patched_weight_gradient = True
+
+    def hold(self, r_in: torch.Tensor | None, train: bool = False) -> None:
+        super().hold(r_in, train)
+        cut = (r_in is not None and train and self.patched_weight_gradient and _cpu_choice(r_in)
+               and self.in_shape[0] == 1)
+        k = self.W.shape[-1]
+        self.patches = F.unfold(r_in, k).transpose(1, 2).contiguous() if cut else None  # [B, T^2, C k^2]
+        self._patches_of = r_in if cut else None
+
+    def _cpu_layout(self, t: torch.Tensor) -> torch.Tensor:
+        """On the CPU, the transposed convolution and the weight gradient of an input of many channels
+        run 10-25 % faster from channels-last copies (LeNet's second convolution, 20 channels); with 1
+        or 3 channels they do not."""
+        many = _cpu_choice(t) and self.in_shape[0] > 3
+        return t.contiguous(memory_format=torch.channels_last) if many else t
 
     def forward(self, r_in: torch.Tensor, rp_in: torch.Tensor | None) -> None:
         self._neurons(self._basal_input(r_in))  # a: [B, F, T, T]
         if rp_in is None or self.eps_zero:  # network input (r'_in = 0) or eps = 0: delta = 0
             self.delta = None
         else:  # transposed convolution = autograd's input gradient of conv2d
-            self.delta = F.conv_transpose2d(self.eps, self.W).mul_(rp_in)  # [B, C, H, W]
+            delta = F.conv_transpose2d(self._cpu_layout(self.eps), self.W)  # [B, C, H, W]
+            self.delta = delta.contiguous().mul_(rp_in)
 
     def _sums(self, g, r_in):
         """sum_b sum_positions g * unfold(r_in) and sum_b sum_positions g, as one batched contraction."""
-        _, dW, db = _conv_backward(g, r_in, self.W, [self.W.shape[0]], [1, 1], [0, 0], [1, 1],
-                                   False, [0, 0], 1, [False, True, True])
+        if self.patches is not None and r_in is self._patches_of:
+            dW = torch.bmm(g.flatten(2), self.patches).sum(0)  # [F, C k^2]: unfold's order is (c, kh, kw)
+            return dW.view_as(self.W), g.sum((0, 2, 3))
+        _, dW, db = _conv_backward(self._cpu_layout(g), self._cpu_layout(r_in), self.W, [self.W.shape[0]], [1, 1],
+                                   [0, 0], [1, 1], False, [0, 0], 1, [False, True, True])
         return dW, db  # [F, C, k, k], [F]
 
     def update_direction(self, g, r_in):
@@ -295,7 +330,9 @@ class MaxPool2d(_Stage):
         self.idx, self._routed = self._buffers[B]
         self.ensure_batch(B)  # r, r' of this batch size
         k = [self.k, self.k]
-        torch.ops.aten.max_pool2d_with_indices.out(r_in, k, k, [0, 0], [1, 1], False, out=self.r,
+        # the CPU pools a channels-last copy 3-9x faster than its channels-first map (the same maxima and argmax)
+        src = r_in.contiguous(memory_format=torch.channels_last) if _cpu_choice(r_in) else r_in  # [B, C, H, W]
+        torch.ops.aten.max_pool2d_with_indices.out(src, k, k, [0, 0], [1, 1], False, out=self.r,
                                                    indices=self.idx.view_as(self.r))  # first max wins ties
         if rp_in is None:
             self.rp.zero_()

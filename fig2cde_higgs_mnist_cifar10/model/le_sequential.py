@@ -1,6 +1,7 @@
 """`LESequential`: a stack of LE stages updated with the pipelined scheme of model §1.5."""
 from __future__ import annotations
 
+import contextlib
 from typing import Sequence
 
 import numpy as np
@@ -86,22 +87,30 @@ class LESequential:
         below = self.stages[k - 1]
         return below.r, below.rp
 
+    @contextlib.contextmanager
+    def holding(self, x: torch.Tensor, train: bool):
+        """The steps inside the block form one presentation of x: the first stage holds x
+        (_WeightStage.hold). In evaluation its basal input W * x + b is computed once (x and the
+        weights are constant, so it is bitwise the per-step value); in training a convolution may cut
+        x's patches once for its weight gradient."""
+        first = self.stages[0]
+        if not first.has_weights:
+            yield
+            return
+        self.ensure_batch(x.shape[0])
+        first.hold(x, train)
+        try:
+            yield
+        finally:
+            first.hold(None)
+
     def present(self, x: torch.Tensor, y: torch.Tensor | None, n_updates: int,
                 train: bool = True) -> torch.Tensor:
-        """n_updates consecutive steps on one batch; returns a copy of the output rates r_K. In
-        evaluation the first stage's basal input W * x + b is computed once: x and the weights are
-        constant over the presentation, so it is bitwise the per-step value."""
-        first = self.stages[0]
-        hold = not train and first.has_weights
-        if hold:
-            self.ensure_batch(x.shape[0])
-            first.hold(x)
-        try:
+        """n_updates consecutive steps on one batch (one presentation, see holding); returns a copy
+        of the output rates r_K."""
+        with self.holding(x, train):
             for _ in range(n_updates):
                 self.step(x, y, train)
-        finally:
-            if hold:
-                first.hold(None)
         return self.output.clone()
 
     def ann_forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,21 +8,23 @@ from fig2cde_higgs_mnist_cifar10.model.architectures import Clip01
 from fig2cde_higgs_mnist_cifar10.model.le_layers import Conv2d, MaxPool2d
 
 
-def _conv_with_error(bias_lr="mean"):
+def _conv_with_error(bias_lr="mean", channels=3):
     torch.manual_seed(3)
-    conv = Conv2d((3, 10, 10), 4, 5, bias_lr=bias_lr)
+    conv = Conv2d((channels, 10, 10), 4, 5, bias_lr=bias_lr)
     B = 5
     conv.ensure_batch(B)
     conv.eps.normal_()  # eps [B, 4, 6, 6]
     conv.eps_zero = False
-    r_in = torch.rand(B, 3, 10, 10)
-    rp_in = (torch.rand(B, 3, 10, 10) > 0.3).float()
+    r_in = torch.rand(B, channels, 10, 10)
+    rp_in = (torch.rand(B, channels, 10, 10) > 0.3).float()
     return conv, r_in, rp_in
 
 
-def test_conv_error_is_autograd_input_gradient():
+# input channels: 3, and 20 (on the CPU computed from channels-last copies, Conv2d._cpu_layout)
+@pytest.mark.parametrize("channels", [3, 20])
+def test_conv_error_is_autograd_input_gradient(channels):
     """Item 4: delta = r'_in * d/dr_in sum(conv2d(r_in, W) * eps)."""
-    conv, r_in, rp_in = _conv_with_error()
+    conv, r_in, rp_in = _conv_with_error(channels=channels)
     eps = conv.eps.clone()
     conv.forward(r_in, rp_in)
     r = r_in.clone().requires_grad_(True)
@@ -30,10 +32,16 @@ def test_conv_error_is_autograd_input_gradient():
     assert (conv.delta - rp_in * r.grad).abs().max() <= 1e-5
 
 
-@pytest.mark.parametrize("bias_lr,positions", [("mean", 36), ("sum", 1)])
-def test_conv_updates_are_autograd_gradients_over_batch(bias_lr, positions):
+# channels 20: channels-last copies on the CPU; held one-channel input: the product with its patches
+@pytest.mark.parametrize("bias_lr,positions,channels,held", [("mean", 36, 3, False), ("sum", 1, 3, False),
+                                                             ("mean", 36, 20, False), ("mean", 36, 1, False),
+                                                             ("mean", 36, 1, True), ("sum", 1, 1, True)])
+def test_conv_updates_are_autograd_gradients_over_batch(bias_lr, positions, channels, held):
     """Item 5: dW = autograd weight grad / B; db = autograd bias grad / (B T^2) (mean, Q1) or / B."""
-    conv, r_in, rp_in = _conv_with_error(bias_lr)
+    conv, r_in, rp_in = _conv_with_error(bias_lr, channels)
+    if held:  # training presentation of r_in
+        conv.hold(r_in, train=True)
+        assert conv.patches is not None and conv.held is None
     g = torch.randn_like(conv.eps)
     W = conv.W.clone().requires_grad_(True)
     b = conv.b.clone().requires_grad_(True)

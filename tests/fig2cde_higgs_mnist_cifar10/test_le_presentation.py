@@ -1,9 +1,11 @@
 """Work done once per presentation and buffers kept across steps change no number: the first stage's
 basal input held in evaluation (its input and weights are constant over the presentation, model §1.5)
-and the max-pool buffers reused from step to step (model §1.4)."""
+and the max-pool buffers reused from step to step (model §1.4); the input's patches cut once per
+training presentation change none beyond float32 rounding."""
 import pytest
 import torch
 
+from fig2cde_higgs_mnist_cifar10.model import le_layers
 from fig2cde_higgs_mnist_cifar10.model.le_ensemble import MemberSequence, network_input, stack, unstack_into
 from tests.fig2cde_higgs_mnist_cifar10.helpers import batch, make_net
 
@@ -69,3 +71,29 @@ def test_cpu_ensemble_steps_its_members_in_turn():
     for copy, net in zip(copies, alone):
         for a, b in zip(_state(copy), _state(net)):
             assert torch.equal(a, b)
+
+
+def test_training_presentation_cuts_the_input_patches_once_and_learns_the_per_step_weights(monkeypatch):
+    """In training `present` gives the one-channel first convolution its input's patches for the weight
+    gradient (a CPU kernel choice, Conv2d.hold): the same update as the convolution's own weight
+    gradient, so a presentation ends with the weights and states of the same `step` calls to float32
+    rounding, and the patches are released after it. Without the CPU's kernel choices (the kernels a
+    GPU runs, le_layers.CPU_KERNEL_CHOICES: no patches, no channels-last copies) the same holds."""
+    held, per_step, plain = (make_net("mnist", eta=1.6) for _ in range(3))
+    x, y = batch("mnist", B=6, seed=0)
+    used = []
+    first = held.stages[0]
+    sums = first._sums
+    first._sums = lambda g, r_in: (used.append(first.patches is not None and r_in is first._patches_of),
+                                   sums(g, r_in))[1]
+    held.present(x, y, 6, train=True)
+    for _ in range(6):
+        per_step.step(x, y, train=True)
+    assert used and all(used)
+    assert first.patches is None and first._patches_of is None
+    monkeypatch.setattr(le_layers, "CPU_KERNEL_CHOICES", False)
+    plain.present(x, y, 6, train=True)
+    assert all(s.patches is None for s in plain.stages if hasattr(s, "patches"))
+    for a, b, c in zip(_state(held), _state(per_step), _state(plain)):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), (a - b).abs().max()
+        assert torch.allclose(a, c, rtol=1e-5, atol=1e-6), (a - c).abs().max()
