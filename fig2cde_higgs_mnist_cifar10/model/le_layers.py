@@ -102,7 +102,9 @@ class _WeightStage(_Stage):
         self.dW: torch.Tensor | None = None
         self.db: torch.Tensor | None = None
         self.held: torch.Tensor | None = None  # the basal input a, held while it cannot change (hold)
-        self._u_hat_held: torch.Tensor | None = None  # u_hat = held + eps, written here, never into held
+        # u_hat = held + eps is written here, never into held: one tensor per shape, all kept (a CUDA
+        # graph captured with one goes on writing it after a batch of another size)
+        self._u_hat_held: dict[torch.Size, torch.Tensor] = {}
 
     def hold(self, r_in: torch.Tensor | None, train: bool = False) -> None:
         """r_in is this (first) stage's input in every step until hold(None): constant over a
@@ -134,9 +136,9 @@ class _WeightStage(_Stage):
             self.eps_zero = False  # rounding: not exactly zero even when eps was
         else:
             if a is self.held and not self.eps_zero:  # the held input stays as it is; nothing writes into u_hat
-                if self._u_hat_held is None or self._u_hat_held.shape != a.shape:
-                    self._u_hat_held = torch.empty_like(a)
-                u_hat = torch.add(a, self.eps, out=self._u_hat_held)
+                if a.shape not in self._u_hat_held:
+                    self._u_hat_held[a.shape] = torch.empty_like(a)
+                u_hat = torch.add(a, self.eps, out=self._u_hat_held[a.shape])
             else:
                 u_hat = a if self.eps_zero else a.add_(self.eps)  # [B, *out_shape], in a's memory
             self.u.lerp_(u_hat, self.dt / self.tau)  # u never feeds back into r (model Q2)

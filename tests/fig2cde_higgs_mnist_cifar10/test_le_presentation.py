@@ -51,6 +51,20 @@ def test_maxpool_buffers_carry_no_state_between_batch_sizes():
         assert torch.equal(a, b)
 
 
+def test_held_first_stage_keeps_the_u_hat_of_every_batch_size():
+    """u_hat = held + eps is written into one tensor per batch size, all kept: a CUDA graph captured
+    with the one of a full batch goes on writing it after an evaluation batch of another size."""
+    net = make_net("mnist", eta=1.6)
+    first = net.stages[0]
+    x, y = batch("mnist", B=8, seed=0)
+    net.present(x, y, 3, train=True)  # a nonzero error: evaluation steps write u_hat = held + eps
+    net.present(x, None, 2, train=False)
+    full = first._u_hat_held[torch.Size((8,) + first.out_shape)]
+    net.present(batch("mnist", B=5, seed=1)[0], None, 2, train=False)
+    assert first._u_hat_held[torch.Size((8,) + first.out_shape)] is full
+    assert torch.Size((5,) + first.out_shape) in first._u_hat_held
+
+
 def test_cpu_ensemble_steps_its_members_in_turn():
     """stack(batched=False) runs the members themselves: ann_forward, step and present give each
     member's own output, and unstack_into copies into other networks exactly."""
