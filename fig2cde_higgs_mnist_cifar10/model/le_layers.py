@@ -344,11 +344,14 @@ class MaxPool2d(_Stage):
     def backward(self, g: torch.Tensor | None, r_in: torch.Tensor, train: bool) -> torch.Tensor | None:
         if g is None:
             return None
-        B, C = g.shape[:2]
+        B = g.shape[0]
         self._routed.reverse()
-        out = self._routed[0].zero_()  # [B, C, H*W]
-        out.scatter_(2, self.idx, g.reshape(B, C, -1))  # max-unpool: zeros except at the argmax
-        return out.view((B,) + self.in_shape)
+        out = self._routed[0].view((B,) + self.in_shape)  # [B, C, H, W]
+        k = [self.k, self.k]
+        # max-unpool: zeros except at the argmax, written in one pass (no zero-fill, then scatter)
+        torch.ops.aten.max_pool2d_with_indices_backward.grad_input(g, r_in, k, k, [0, 0], [1, 1], False,
+                                                                   self.idx.view_as(g), grad_input=out)
+        return out
 
     def ann(self, x: torch.Tensor) -> torch.Tensor:
         return F.max_pool2d(x, self.k)
