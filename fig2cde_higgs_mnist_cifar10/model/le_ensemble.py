@@ -157,7 +157,7 @@ def _stack_stage(members: Sequence, first: bool):
     if isinstance(stage, MaxPool2d):
         stage._buffers = {}  # buffers of the stacked maps, not the member's
     if stage.has_weights:
-        stage._u_hat_held = {}
+        stage._u_hat_held = {}  # of the stacked maps, not the member's
     if isinstance(stage, _ChannelStacked):
         stage.out_shape = (K * m0.out_shape[0],) + m0.out_shape[1:]
         stage.in_shape = (K * m0.in_shape[0],) + m0.in_shape[1:]

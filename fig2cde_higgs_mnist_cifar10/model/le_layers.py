@@ -7,6 +7,7 @@ weight update and returns the error for the stage below. All tensors are batch-f
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -15,13 +16,24 @@ import torch.nn.functional as F
 _conv_backward = torch.ops.aten.convolution_backward.default
 
 # On the CPU some stages pick other kernels for the same sums, the faster ones there: channels-last
-# copies (MaxPool2d, Conv2d._cpu_layout) and the patches product (Conv2d.hold). scripts/step_costs.py
-# turns this off to trace the kernels a GPU runs.
+# copies (MaxPool2d, Conv2d._cpu_layout) and the patches product (Conv2d.hold). gpu_kernels() turns
+# this off (the GPU projection of scripts/step_costs.py traces the kernels a GPU runs).
 CPU_KERNEL_CHOICES = True
 
 
 def _cpu_choice(t: torch.Tensor) -> bool:
     return CPU_KERNEL_CHOICES and t.device.type == "cpu"
+
+
+@contextlib.contextmanager
+def gpu_kernels():
+    """Inside the block the stages run the kernels a GPU runs on the CPU too, not the CPU's choices."""
+    global CPU_KERNEL_CHOICES
+    CPU_KERNEL_CHOICES = False
+    try:
+        yield
+    finally:
+        CPU_KERNEL_CHOICES = True
 
 
 def hard_sigmoid(u_hat: torch.Tensor, r: torch.Tensor, rp: torch.Tensor) -> None:
@@ -258,8 +270,7 @@ class Conv2d(_WeightStage):
         super().hold(r_in, train)
         cut = (r_in is not None and train and self.patched_weight_gradient and _cpu_choice(r_in)
                and self.in_shape[0] == 1)
-        k = self.W.shape[-1]
-        self.patches = F.unfold(r_in, k).transpose(1, 2).contiguous() if cut else None  # [B, T^2, C k^2]
+        self.patches = F.unfold(r_in, self.W.shape[-1]).transpose(1, 2).contiguous() if cut else None  # [B, T^2, C k^2]
         self._patches_of = r_in if cut else None
 
     def _cpu_layout(self, t: torch.Tensor) -> torch.Tensor:

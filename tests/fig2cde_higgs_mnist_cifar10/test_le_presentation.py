@@ -87,7 +87,7 @@ def test_cpu_ensemble_steps_its_members_in_turn():
             assert torch.equal(a, b)
 
 
-def test_training_presentation_cuts_the_input_patches_once_and_learns_the_per_step_weights(monkeypatch):
+def test_training_presentation_cuts_the_input_patches_once_and_learns_the_per_step_weights():
     """In training `present` gives the one-channel first convolution its input's patches for the weight
     gradient (a CPU kernel choice, Conv2d.hold): the same update as the convolution's own weight
     gradient, so a presentation ends with the weights and states of the same `step` calls to float32
@@ -98,15 +98,19 @@ def test_training_presentation_cuts_the_input_patches_once_and_learns_the_per_st
     used = []
     first = held.stages[0]
     sums = first._sums
-    first._sums = lambda g, r_in: (used.append(first.patches is not None and r_in is first._patches_of),
-                                   sums(g, r_in))[1]
+
+    def spy(g, r_in):
+        used.append(first.patches is not None and r_in is first._patches_of)
+        return sums(g, r_in)
+
+    first._sums = spy
     held.present(x, y, 6, train=True)
     for _ in range(6):
         per_step.step(x, y, train=True)
     assert used and all(used)
     assert first.patches is None and first._patches_of is None
-    monkeypatch.setattr(le_layers, "CPU_KERNEL_CHOICES", False)
-    plain.present(x, y, 6, train=True)
+    with le_layers.gpu_kernels():
+        plain.present(x, y, 6, train=True)
     assert all(s.patches is None for s in plain.stages if hasattr(s, "patches"))
     for a, b, c in zip(_state(held), _state(per_step), _state(plain)):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), (a - b).abs().max()
