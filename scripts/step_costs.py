@@ -12,9 +12,9 @@ presentation (fc: the config's n_updates steps; LeNet / HIGGS LE and the update-
 so work done once per presentation is spread over its steps.
 
 GPU (no GPU measured: a PROJECTION). One presentation of every model is traced on the CPU, with
-the kernels a GPU runs where the CPU picks others for the same sums (gpu_kernels()): the kernels it
-launches (every non-view aten op), their FLOPs (matrix products and convolutions), the bytes they
-read and write (every tensor argument and result), the bytes the model holds (parameters,
+the kernels a GPU runs where the CPU picks others for the same sums (le_layers.gpu_kernels()): the
+kernels it launches (every non-view aten op), their FLOPs (matrix products and convolutions), the
+bytes they read and write (every tensor argument and result), the bytes the model holds (parameters,
 state, optimiser) and the peak of the temporaries alive at once. A step of K networks stepped
 together (one batched kernel per op for all K) is then projected as
 
@@ -29,7 +29,6 @@ with the device constants of GPU (printed by the paper profile), and the memory 
 temporaries, which a CUDA graph keeps in its private pool). The fc and LeNet/HIGGS LE networks replay
 CUDA graphs on a GPU; the BP baselines run eagerly.
 """
-import contextlib
 import json
 import sys
 import time
@@ -281,19 +280,6 @@ def trace(fn):
     return {"flops": count.flops, "bytes": count.bytes, "kernels": count.kernels, "pool": count.peak}
 
 
-@contextlib.contextmanager
-def gpu_kernels():
-    """Inside the block the LE stages run the kernels a GPU runs, not the CPU's own choices for the
-    same sums (le_layers.CPU_KERNEL_CHOICES): what the GPU projection traces."""
-    from fig2cde_higgs_mnist_cifar10.model import le_layers
-
-    le_layers.CPU_KERNEL_CHOICES = False
-    try:
-        yield
-    finally:
-        le_layers.CPU_KERNEL_CHOICES = True
-
-
 def trace_presentation(present, n, *held):
     """Per step of a presentation of n steps, from traces of presentations of 1 and 2 steps (work done
     once per presentation spread over its n steps), with the bytes `held` keeps."""
@@ -356,6 +342,7 @@ def measure_2cde(repeats=2, trace_it=True):
 
     from common.config import load_config
     from fig2cde_higgs_mnist_cifar10.config import Config
+    from fig2cde_higgs_mnist_cifar10.model import le_layers
     from fig2cde_higgs_mnist_cifar10.model.architectures import INPUT_SHAPES
     from fig2cde_higgs_mnist_cifar10.trainers import BPTrainer, LETrainer
 
@@ -384,7 +371,7 @@ def measure_2cde(repeats=2, trace_it=True):
                 costs["train"] = _best(lambda: train(m), 1, repeats) / m
                 costs["eval"] = _best(lambda: evaluate(m), 1, repeats) / m
                 if trace_it:
-                    with gpu_kernels():
+                    with le_layers.gpu_kernels():  # the kernels a GPU runs
                         costs["trace"] = {"train": trace_presentation(train, cfg.n_updates, *held),
                                           "eval": trace_presentation(evaluate, cfg.n_updates, *held)}
             else:
